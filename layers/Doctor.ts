@@ -1,0 +1,75 @@
+/**
+ * `containerd-driver doctor`: what the fingerprint would report on this node, with the facts
+ * behind it, so an operator can see why the driver is unhealthy without a Nomad agent.
+ */
+import { Effect, Either, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { dropNulls, formatIssues } from "../src/config/Cty.js"
+import { DriverConfig } from "../src/config/DriverConfig.js"
+import { FingerprintResponse_HealthState } from "../src/gen/plugins/drivers/proto/driver.js"
+import { defaultNamespace, fingerprint } from "../src/plugin/Fingerprint.js"
+import { probe } from "./ContainerdProbe.js"
+import { hostCgroupVersion } from "./Driver.js"
+import { pluginName, pluginVersion } from "./NomadRpc.js"
+
+/** `io.containerd.runc.v2` → `containerd-shim-runc-v2`, the binary containerd looks up on its PATH. */
+export const shimBinary = (runtime: string): string | undefined => {
+  const m = /^io\.containerd\.([^.]+)\.(v\d+)$/.exec(runtime)
+  return m ? `containerd-shim-${m[1]}-${m[2]}` : undefined
+}
+
+const findOnPath = (binary: string): string | undefined =>
+  (process.env["PATH"] ?? "").split(":").map((dir) => path.join(dir, binary)).find((file) => fs.existsSync(file))
+
+const readConfig = (args: ReadonlyArray<string>) => {
+  const i = args.indexOf("--config")
+  if (i === -1) return Either.right(Schema.decodeUnknownSync(DriverConfig)({}))
+  const file = args[i + 1]
+  if (file === undefined) return Either.left("--config needs a file name")
+  let json: unknown
+  try {
+    json = JSON.parse(fs.readFileSync(file, "utf8"))
+  } catch (e) {
+    return Either.left(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  return Schema.decodeUnknownEither(DriverConfig, { errors: "all", onExcessProperty: "error" })(dropNulls(json)).pipe(
+    Either.mapLeft((error) => `invalid plugin config in ${file}: ${formatIssues(error)}`)
+  )
+}
+
+export const program = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const decoded = readConfig(args)
+    if (Either.isLeft(decoded)) {
+      process.stderr.write(`${decoded.left}\n`)
+      return 2
+    }
+    const config = decoded.right
+    const cgroupVersion = hostCgroupVersion()
+    const active = { config, cgroupVersion, namespace: config.namespace ?? defaultNamespace(cgroupVersion) }
+    const result = yield* probe(active)
+    const report = fingerprint(config, active, result)
+    const shim = shimBinary(config.containerd_runtime)
+    const shimPath = shim && findOnPath(shim)
+    const lines = [
+      `${pluginName} v${pluginVersion}`,
+      `socket:        ${config.containerd_address}${fs.existsSync(config.containerd_address) ? "" : " (does not exist)"}`,
+      result._tag === "Reachable"
+        ? `containerd:    ${result.facts.version} (revision ${result.facts.revision})`
+        : `containerd:    not reachable`,
+      `namespace:     ${active.namespace}`,
+      `cgroup:        v${cgroupVersion}`,
+      `runtime:       ${config.containerd_runtime}` +
+      (shim === undefined ? "" : shimPath ? ` (${shimPath})` : ` (${shim} not found on this PATH)`),
+      `snapshotter:   ${config.snapshotter}`,
+      ...(result._tag === "Reachable"
+        ? [
+          `snapshotters:  ${result.facts.snapshotters.map((s) => (s.ok ? s.id : `${s.id} (unusable: ${s.error ?? "?"})`)).join(", ")}`
+        ]
+        : []),
+      `health:        ${FingerprintResponse_HealthState[report.health]}: ${report.healthDescription}`
+    ]
+    process.stdout.write(lines.join("\n") + "\n")
+    return report.health === FingerprintResponse_HealthState.HEALTHY ? 0 : 1
+  })

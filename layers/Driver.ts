@@ -1,0 +1,137 @@
+/**
+ * The driver as Nomad sees it before any task runs: its configuration, the fingerprint stream,
+ * the task-event stream and the static answers (schemas, capabilities). Task lifecycle RPCs live
+ * in their own service.
+ */
+import { Context, type Duration, Effect, Layer, Option, PubSub, Ref, Schedule, Stream, SubscriptionRef } from "effect"
+import * as fs from "node:fs"
+import { ConfigError, decodeConfig } from "../src/config/Cty.js"
+import { DriverConfig } from "../src/config/DriverConfig.js"
+import {
+  type DriverCapabilities,
+  DriverCapabilities_FSIsolation,
+  DriverCapabilities_MountConfigs,
+  type DriverTaskEvent,
+  type FingerprintResponse,
+  FingerprintResponse_HealthState,
+  NetworkIsolationSpec_NetworkIsolationMode
+} from "../src/gen/plugins/drivers/proto/driver.js"
+import { type ContainerdProbe, defaultNamespace, fingerprint } from "../src/plugin/Fingerprint.js"
+
+/** The driver config in force, with the namespace resolved for this node. */
+export interface ActiveConfig {
+  readonly config: DriverConfig
+  readonly namespace: string
+  readonly cgroupVersion: 1 | 2
+}
+
+export class Driver extends Context.Tag("containerd-driver/Driver")<Driver, {
+  /** SetConfig: called twice on the validation instance, once on the long-lived one; last one wins. */
+  readonly setConfig: (msgpack: Uint8Array) => Effect.Effect<void, ConfigError>
+  /** The config in force, once SetConfig has been called. */
+  readonly active: Effect.Effect<Option.Option<ActiveConfig>>
+  /** First response at once, then a new one whenever something changes; never ends. */
+  readonly fingerprint: Stream.Stream<FingerprintResponse>
+  /** Events for Nomad's task event log, shared by every subscriber; never ends. */
+  readonly taskEvents: Stream.Stream<DriverTaskEvent>
+  readonly publishEvent: (event: DriverTaskEvent) => Effect.Effect<void>
+  readonly capabilities: DriverCapabilities
+}>() {}
+
+export interface Options {
+  /** Asks containerd at the configured socket what it is; never fails (unreachable is a result). */
+  readonly probe: (active: ActiveConfig) => Effect.Effect<ContainerdProbe>
+  /** How often containerd is asked again; changes are reported as soon as they are seen. */
+  readonly fingerprintInterval?: Duration.DurationInput
+  readonly cgroupVersion?: 1 | 2
+}
+
+const CGROUP2_SUPER_MAGIC = 0x63677270
+
+/** cgroup v2 when /sys/fs/cgroup is the unified hierarchy, else v1 (including hybrid hosts). */
+export const hostCgroupVersion = (): 1 | 2 => {
+  try {
+    return fs.statfsSync("/sys/fs/cgroup").type === CGROUP2_SUPER_MAGIC ? 2 : 1
+  } catch {
+    return 1
+  }
+}
+
+export const capabilities: DriverCapabilities = {
+  sendSignals: true,
+  exec: true,
+  fsIsolation: DriverCapabilities_FSIsolation.IMAGE,
+  networkIsolationModes: [
+    NetworkIsolationSpec_NetworkIsolationMode.HOST,
+    NetworkIsolationSpec_NetworkIsolationMode.GROUP,
+    NetworkIsolationSpec_NetworkIsolationMode.TASK
+  ],
+  mustCreateNetwork: false,
+  mountConfigs: DriverCapabilities_MountConfigs.ANY_MOUNTS,
+  disableLogCollection: false,
+  dynamicWorkloadUsers: false
+}
+
+const decodeDriverConfig = decodeConfig(DriverConfig, "plugin config")
+
+export const make = (options: Options) =>
+  Effect.gen(function*() {
+    const cgroupVersion = options.cgroupVersion ?? hostCgroupVersion()
+    const active = yield* SubscriptionRef.make(Option.none<ActiveConfig>())
+    const events = yield* Effect.acquireRelease(PubSub.sliding<DriverTaskEvent>(1024), PubSub.shutdown)
+    const interval = options.fingerprintInterval ?? "10 seconds"
+
+    const setConfig = (msgpack: Uint8Array) =>
+      decodeDriverConfig(msgpack).pipe(
+        Effect.map((config) => ({ config, cgroupVersion, namespace: config.namespace ?? defaultNamespace(cgroupVersion) })),
+        Effect.tap((current) => Ref.set(active, Option.some(current))),
+        Effect.tap((current) =>
+          Effect.logDebug("plugin config applied").pipe(
+            Effect.annotateLogs({
+              containerd_address: current.config.containerd_address,
+              namespace: current.namespace,
+              runtime: current.config.containerd_runtime
+            })
+          )
+        ),
+        Effect.asVoid,
+        Effect.withSpan("Driver.setConfig")
+      )
+
+    const fingerprintOnce = (current: ActiveConfig) =>
+      options.probe(current).pipe(
+        Effect.map((probe) => fingerprint(current.config, current, probe))
+      )
+
+    // Re-probe on a timer and whenever the config changes; report only what differs.
+    const fingerprintStream = active.changes.pipe(
+      Stream.flatMap(
+        Option.match({
+          onNone: () => Stream.succeed(notConfigured),
+          onSome: (current) => Stream.repeatEffectWithSchedule(fingerprintOnce(current), Schedule.spaced(interval))
+        }),
+        { switch: true }
+      ),
+      Stream.changesWith((a, b) => JSON.stringify(a, bigints) === JSON.stringify(b, bigints))
+    )
+
+    return Driver.of({
+      setConfig,
+      active: Ref.get(active),
+      fingerprint: fingerprintStream,
+      taskEvents: Stream.fromPubSub(events),
+      publishEvent: (event) => PubSub.publish(events, event),
+      capabilities
+    })
+  })
+
+const notConfigured: FingerprintResponse = {
+  attributes: {},
+  health: FingerprintResponse_HealthState.UNDETECTED,
+  healthDescription: "waiting for the plugin config (SetConfig)",
+  err: ""
+}
+
+const bigints = (_: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v)
+
+export const layer = (options: Options) => Layer.scoped(Driver, make(options))

@@ -1,0 +1,62 @@
+/**
+ * The plugin options (`plugin "containerd-driver" { config { ... } }` in the Nomad client config).
+ * The original driver's options keep their names, types and defaults; the others are new.
+ */
+import { Schema } from "effect"
+import { invalidDurationMessage, parseGoDuration } from "./Duration.js"
+import * as O from "./Options.js"
+
+/** containerd's rule for namespace and container identifiers. */
+const identifier = /^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$/
+
+export const driverOptions = {
+  enabled: O.bool({ default: true, doc: "Set to `false` to report the driver as undetected on this node." }),
+  containerd_runtime: O.string({
+    default: "io.containerd.runc.v2",
+    doc: "containerd runtime (shim) for every task, e.g. `io.containerd.runc.v2`, or `io.containerd.runsc.v1` for gVisor."
+  }),
+  stats_interval: O.string({
+    check: Schema.String.pipe(
+      Schema.filter((s) =>
+        (parseGoDuration(s) ?? 0) > 0 || `Failed to parse stats_interval: ${invalidDurationMessage(s)}`
+      )
+    ),
+    doc: "Interval of resource usage samples (Go duration); defaults to Nomad's collection interval."
+  }),
+  allow_privileged: O.bool({
+    default: true,
+    doc: "Allow tasks with `privileged = true`. Set to `false` on shared nodes."
+  }),
+  auth: O.block({
+    doc: "Default registry credentials for every pull; a task's `auth` overrides them.",
+    options: {
+      username: O.string({ doc: "Registry user name (with `password`)." }),
+      password: O.string({ doc: "Registry password (with `username`)." }),
+      config: O.string({ doc: "New. Path of a Docker `config.json` whose `auths`, `credHelpers` and `credsStore` are used." }),
+      helper: O.string({ doc: "New. Credential helper for every registry: `ecr-login` runs `docker-credential-ecr-login`." })
+    },
+    check: (auth) =>
+      (auth.username === undefined) === (auth.password === undefined) ||
+      "set both username and password, or neither"
+  }),
+  containerd_address: O.string({
+    default: "/run/containerd/containerd.sock",
+    doc: "New. Path of containerd's gRPC socket."
+  }),
+  namespace: O.string({
+    check: Schema.String.pipe(
+      Schema.filter((s) =>
+        identifier.test(s) && s.length <= 76 ||
+        `namespace ${JSON.stringify(s)} is not a valid containerd namespace (letters, digits and single . _ - between them)`
+      )
+    ),
+    doc: "New. containerd namespace for tasks and images; defaults to `nomad` (cgroup v1) or `nomad.slice` (cgroup v2)."
+  }),
+  snapshotter: O.string({ default: "overlayfs", doc: "New. containerd snapshotter for image layers and task root filesystems." }),
+  insecure_registries: O.stringList({
+    doc: "New. Registries (`host[:port]`) reached over plain HTTP. Loopback registries always are."
+  })
+} satisfies O.Options
+
+export const DriverConfig = O.struct(driverOptions)
+export type DriverConfig = typeof DriverConfig.Type

@@ -1,0 +1,38 @@
+/** README tables of the plugin and task options, derived from their declarations. */
+import { driverOptions } from "./DriverConfig.js"
+import type { Options } from "./Options.js"
+import { taskOptions } from "./TaskConfig.js"
+
+const rows = (options: Options, prefix: string): Array<string> =>
+  Object.entries(options).flatMap(([name, option]) => {
+    const hcl = option.hcl
+    const type = hcl._tag === "Attr" ? hcl.type : hcl._tag === "Block" ? "block" : "block list"
+    const required = hcl._tag === "Attr" && hcl.required ? "yes" : "no"
+    const defaultText = option.defaultText === undefined ? "" : `\`${option.defaultText}\``
+    const row = `| \`${prefix}${name}\` | ${type} | ${required} | ${defaultText} | ${option.doc} |`
+    return hcl._tag === "Attr" ? [row] : [row, ...rows(hcl.options, `${prefix}${name}.`)]
+  })
+
+const table = (options: Options): string =>
+  ["| option | type | required | default | description |", "| --- | --- | --- | --- | --- |", ...rows(options, "")]
+    .join("\n")
+
+export const driverOptionsTable = (): string => table(driverOptions)
+export const taskOptionsTable = (): string => table(taskOptions)
+
+/** The marker-delimited regions of the README that these tables own. */
+export const readmeRegions = (): ReadonlyArray<{ readonly name: string; readonly content: string }> => [
+  { name: "driver-options", content: driverOptionsTable() },
+  { name: "task-options", content: taskOptionsTable() }
+]
+
+/** The README with each region replaced by its generated content. */
+export const renderReadme = (readme: string): string =>
+  readmeRegions().reduce(
+    (text, { content, name }) =>
+      text.replace(
+        new RegExp(`(<!-- BEGIN ${name} -->\\n)[\\s\\S]*?(\\n<!-- END ${name} -->)`),
+        (_, begin: string, end: string) => `${begin}${content}${end}`
+      ),
+    readme
+  )

@@ -1,0 +1,189 @@
+/**
+ * A small vocabulary for declaring plugin and task options once. Each option carries:
+ * - its HCL shape, from which the hclspec sent to Nomad is built (HclSpec.ts),
+ * - the Schema field that decodes what Nomad sends (cty values) into the domain value,
+ * - its documentation, from which the README tables are built (OptionTables.ts).
+ * So names, types, defaults, validation, the hclspec and the docs cannot drift apart.
+ */
+import { ParseResult, Schema } from "effect"
+
+export type HclShape =
+  | {
+    readonly _tag: "Attr"
+    /** HCL type expression: string, bool, number, list(string), list(map(string)). */
+    readonly type: string
+    readonly required: boolean
+    /** HCL expression of the default, sent to Nomad as Default(Attr, Literal). */
+    readonly literal?: string
+  }
+  | { readonly _tag: "Block"; readonly required: boolean; readonly options: Options }
+  | { readonly _tag: "BlockList"; readonly options: Options }
+
+export interface Option<F extends Schema.Struct.Field = Schema.Struct.Field> {
+  readonly hcl: HclShape
+  readonly field: F
+  readonly doc: string
+  /** The default as shown to users, when there is one. */
+  readonly defaultText?: string
+}
+
+export type Options = { readonly [name: string]: Option }
+
+type FieldsOf<O extends Options> = { readonly [K in keyof O]: O[K]["field"] }
+
+/** The Schema decoding a cty object with these options (absent values take defaults; see Cty.ts for nulls). */
+export const struct = <O extends Options>(options: O): Schema.Struct<FieldsOf<O>> => {
+  const fields: Record<string, Schema.Struct.Field> = {}
+  for (const [name, option] of Object.entries(options)) fields[name] = option.field
+  return Schema.Struct(fields as FieldsOf<O>)
+}
+
+// --- cty scalars -----------------------------------------------------------------------------
+// Nomad has already converted values to the declared HCL type, but numbers arrive in any msgpack
+// form: small ints, int64 as bigint, float64, or a decimal string for values beyond int64.
+
+const NumberFromCty = Schema.Union(
+  Schema.Number,
+  Schema.transformOrFail(Schema.BigIntFromSelf, Schema.Number, {
+    strict: true,
+    decode: (n, _, ast) =>
+      Number.isSafeInteger(Number(n))
+        ? ParseResult.succeed(Number(n))
+        : ParseResult.fail(new ParseResult.Type(ast, n, `${n} is too large`)),
+    encode: (n) => ParseResult.succeed(BigInt(n))
+  }),
+  Schema.NumberFromString
+).annotations({ identifier: "number" })
+
+const Str = Schema.String.annotations({ identifier: "string", message: () => "expected a string" })
+const Bool = Schema.Boolean.annotations({ identifier: "bool", message: () => "expected true or false" })
+const Int = NumberFromCty.pipe(
+  Schema.filter((n) => Number.isInteger(n) || "expected a whole number")
+)
+
+/** `list(map(string))`: Nomad hands map-like options over as a list of maps; merge them in order. */
+const StringMapFromCty = Schema.transform(
+  Schema.Union(
+    Schema.Array(Schema.Record({ key: Schema.String, value: Str })),
+    Schema.Record({ key: Schema.String, value: Str })
+  ),
+  Schema.Record({ key: Schema.String, value: Schema.String }),
+  {
+    strict: true,
+    decode: (maps) => (Array.isArray(maps) ? Object.assign({}, ...maps) : maps),
+    encode: (map) => [map]
+  }
+)
+
+// --- option constructors ---------------------------------------------------------------------
+
+interface Doc {
+  readonly doc: string
+}
+
+/** A string option. `check` adds validation (its message names the option for the user). */
+export function string(
+  o: Doc & { readonly required: true; readonly check?: Schema.Schema<string> }
+): Option<Schema.Schema<string, string>>
+export function string(
+  o: Doc & { readonly default: string; readonly check?: Schema.Schema<string> }
+): Option<Schema.optionalWith<Schema.Schema<string, string>, { default: () => string }>>
+export function string(
+  o: Doc & { readonly check?: Schema.Schema<string> }
+): Option<Schema.optionalWith<Schema.Schema<string, string>, { exact: true }>>
+export function string(
+  o: Doc & { readonly required?: true; readonly default?: string; readonly check?: Schema.Schema<string> }
+): Option {
+  const schema = o.check ? Schema.compose(Str, o.check) : Str
+  return scalar("string", schema, o.required === true, o.default, o.doc)
+}
+
+export function bool(o: Doc & { readonly default: boolean }) {
+  return scalar("bool", Bool, false, o.default, o.doc) as Option<
+    Schema.optionalWith<typeof Bool, { default: () => boolean }>
+  >
+}
+
+/** A whole-number option. */
+export function int(o: Doc & { readonly check?: Schema.Schema<number> }) {
+  const schema = o.check ? Schema.compose(Int, o.check) : Int
+  return scalar("number", schema, false, undefined, o.doc) as Option<
+    Schema.optionalWith<Schema.Schema<number, unknown>, { exact: true }>
+  >
+}
+
+export function stringList(o: Doc & { readonly check?: Schema.Schema<string> }) {
+  const element = o.check ? Schema.compose(Str, o.check) : Str
+  return {
+    hcl: { _tag: "Attr", type: "list(string)", required: false },
+    field: Schema.optionalWith(Schema.Array(element), { default: () => [] }),
+    doc: o.doc
+  } as Option<
+    Schema.optionalWith<Schema.Array$<Schema.Schema<string, string>>, { default: () => [] }>
+  >
+}
+
+/** A list of strings whose absence means something else than an empty list (e.g. `entrypoint`). */
+export function optionalStringList(o: Doc) {
+  return {
+    hcl: { _tag: "Attr", type: "list(string)", required: false },
+    field: Schema.optionalWith(Schema.Array(Str), { exact: true }),
+    doc: o.doc
+  } as Option<Schema.optionalWith<Schema.Array$<Schema.Schema<string, string>>, { exact: true }>>
+}
+
+/** A string map, declared as `list(map(string))` so both `x = { ... }` and `x { ... }` work in jobs. */
+export function stringMap(o: Doc) {
+  return {
+    hcl: { _tag: "Attr", type: "list(map(string))", required: false },
+    field: Schema.optionalWith(StringMapFromCty, { default: () => ({}) }),
+    doc: o.doc
+  } as Option<Schema.optionalWith<typeof StringMapFromCty, { default: () => {} }>>
+}
+
+/** A single optional sub-block, e.g. `auth { ... }`; absent means undefined. */
+export function block<O extends Options>(
+  o: Doc & { readonly options: O; readonly check?: (value: Schema.Schema.Type<Schema.Struct<FieldsOf<O>>>) => string | true }
+) {
+  const check = o.check
+  const inner = check ? struct(o.options).pipe(Schema.filter((value) => check(value))) : struct(o.options)
+  return {
+    hcl: { _tag: "Block", required: false, options: o.options },
+    field: Schema.optionalWith(inner, { exact: true }),
+    doc: o.doc
+  } as Option<Schema.optionalWith<typeof inner, { exact: true }>>
+}
+
+/** A repeated sub-block, e.g. `mounts { ... }` (or `mounts = [{ ... }]`); absent means an empty list. */
+export function blockList<O extends Options>(o: Doc & { readonly options: O }) {
+  const inner = struct(o.options)
+  return {
+    hcl: { _tag: "BlockList", options: o.options },
+    field: Schema.optionalWith(Schema.Array(inner), { default: () => [] }),
+    doc: o.doc
+  } as Option<Schema.optionalWith<Schema.Array$<typeof inner>, { default: () => [] }>>
+}
+
+function scalar<A>(
+  type: string,
+  schema: Schema.Schema<A, any>,
+  required: boolean,
+  defaultValue: A | undefined,
+  doc: string
+): Option {
+  if (required) return { hcl: { _tag: "Attr", type, required: true }, field: schema, doc }
+  if (defaultValue === undefined) {
+    return {
+      hcl: { _tag: "Attr", type, required: false },
+      field: Schema.optionalWith(schema, { exact: true }),
+      doc
+    }
+  }
+  const literal = JSON.stringify(defaultValue)
+  return {
+    hcl: { _tag: "Attr", type, required: false, literal },
+    field: Schema.optionalWith(schema, { default: () => defaultValue }),
+    doc,
+    defaultText: literal
+  }
+}

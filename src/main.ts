@@ -1,0 +1,70 @@
+/**
+ * Entry point of the `containerd-driver` executable. Without arguments it is the Nomad plugin
+ * (launched by the agent with go-plugin's environment); the subcommands are for operators.
+ */
+import { Cause, Effect, Exit, FiberId } from "effect"
+import * as Containerd from "../layers/ContainerdProbe.js"
+import * as Doctor from "../layers/Doctor.js"
+import * as HcLog from "../layers/HcLog.js"
+import { pluginName, pluginVersion } from "../layers/NomadRpc.js"
+import * as Serve from "../layers/Serve.js"
+import { checkLaunch } from "./plugin/GoPlugin.js"
+
+const usage = `Usage: ${pluginName} [command]
+
+Without a command, runs as a Nomad task-driver plugin (Nomad launches it from its plugin_dir).
+
+Commands:
+  doctor [--config FILE]   show what the driver sees on this node: containerd socket, versions,
+                           snapshotters, cgroup version, and why the driver would be unhealthy.
+                           FILE is the plugin config block as JSON, e.g. {"containerd_address": "..."}
+  version                  print the version
+  help                     print this help
+`
+
+const run = <E>(effect: Effect.Effect<number, E>, logLevel = HcLog.parseLogLevel(process.env["CONTAINERD_DRIVER_LOG_LEVEL"])) => {
+  const fiber = Effect.runFork(effect.pipe(Effect.provide(HcLog.layer(logLevel))))
+  // Nomad stops plugins over gRPC; a Ctrl-C in the agent's terminal must not kill them (go-plugin does the same).
+  process.on("SIGINT", () => {})
+  process.on("SIGTERM", () => fiber.unsafeInterruptAsFork(FiberId.none))
+  fiber.addObserver((exit) => {
+    if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+      process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
+      process.exit(1)
+    }
+    process.exit(Exit.isSuccess(exit) ? exit.value : 0)
+  })
+}
+
+const main = (argv: ReadonlyArray<string>): void => {
+  HcLog.tolerateBrokenPipes()
+  const [command, ...rest] = argv
+  switch (command) {
+    case undefined:
+    case "serve": {
+      const launch = checkLaunch(process.env)
+      if (launch._tag !== "Ok") {
+        process.stderr.write(`${launch.message}\n`)
+        process.exit(1)
+      }
+      return run(Serve.program({ env: process.env, probe: Containerd.probe }).pipe(Effect.as(0)))
+    }
+    case "doctor":
+      return run(Doctor.program(rest))
+    case "version":
+    case "--version":
+      process.stdout.write(`${pluginName} v${pluginVersion}\n`)
+      return
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(usage)
+      return
+    default:
+      process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${usage}`)
+      process.exit(2)
+  }
+}
+
+main(process.argv.slice(2))
+

@@ -1,0 +1,247 @@
+/**
+ * The built executable launched exactly as Nomad launches it, driven through the agent's loader
+ * sequence (nomad-plugin-protocol.md §1.1, §5.1), with config bytes produced as Nomad produces them.
+ */
+import * as grpc from "@grpc/grpc-js"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { execFileSync, spawnSync } from "node:child_process"
+import { Either } from "effect"
+import { decodeConfig } from "../../src/config/Cty.js"
+import { TaskConfig } from "../../src/config/TaskConfig.js"
+import type { Spec } from "../../src/gen/plugins/shared/hclspec/hcl_spec.js"
+import { PluginType } from "../../src/gen/plugins/base/proto/base.js"
+import {
+  DriverCapabilities_FSIsolation,
+  type DriverTaskEvent,
+  type FingerprintResponse,
+  FingerprintResponse_HealthState
+} from "../../src/gen/plugins/drivers/proto/driver.js"
+import { HealthCheckResponse_ServingStatus } from "../../src/gen/grpc/health/v1/health.js"
+import { encodeLikeNomad } from "../support/NomadCty.js"
+import { exitWithin, type Launched, launch, nomadEnv, pluginDir, unary } from "../support/PluginProcess.js"
+
+const containerdAddress = process.env["CONTAINERD_ADDRESS"] ?? "/run/containerd/containerd.sock"
+const hclogTimestamp = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/
+
+let dir: string
+const running: Array<Launched> = []
+const start = async (env?: NodeJS.ProcessEnv) => {
+  const launched = await launch(dir, env)
+  running.push(launched)
+  return launched
+}
+
+beforeAll(() => {
+  dir = pluginDir()
+})
+afterEach(() => {
+  for (const l of running.splice(0)) l.close()
+})
+
+/** Nomad's GRPCController.Shutdown then the 2 s wait of go-plugin's Kill(). */
+const kill = async (plugin: Launched) => {
+  await unary(plugin.controller, plugin.controller.shutdown, {})
+  const ms = await exitWithin(plugin, 2000)
+  expect(fs.existsSync(plugin.socketPath)).toBe(false)
+  return ms
+}
+
+/** Every stderr line is an hclog JSON record Nomad re-logs at its level. */
+const expectHclogStderr = (plugin: Launched) => {
+  for (const line of plugin.stderr().split("\n").filter((l) => l !== "")) {
+    const record = JSON.parse(line)
+    expect(record["@timestamp"]).toMatch(hclogTimestamp)
+    expect(["trace", "debug", "info", "warn", "error"]).toContain(record["@level"])
+  }
+}
+
+const firstFingerprint = (plugin: Launched): Promise<FingerprintResponse> =>
+  new Promise((resolve, reject) => {
+    const stream = plugin.driver.fingerprint({})
+    stream.on("data", (r: FingerprintResponse) => {
+      resolve(r)
+      stream.cancel()
+    })
+    stream.on("error", (e: grpc.ServiceError) => e.code !== grpc.status.CANCELLED && reject(e))
+  })
+
+const configSchema = async (plugin: Launched): Promise<Spec> => (await unary(plugin.base, plugin.base.configSchema, {})).spec!
+
+describe("launched as Nomad launches it", () => {
+  it("fingerprint instance: PluginInfo, ConfigSchema, then Shutdown; exits within 2 s, socket removed", async () => {
+    const plugin = await start()
+    expect(plugin.handshake).toMatch(/^1\|2\|unix\|\/.+\|grpc\|$/)
+    const health = await unary(plugin.health, plugin.health.check, { service: "plugin" })
+    expect(health.status).toBe(HealthCheckResponse_ServingStatus.SERVING)
+    const info = await unary(plugin.base, plugin.base.pluginInfo, {})
+    expect(info).toEqual({ type: PluginType.DRIVER, pluginApiVersions: ["v0.1.0"], pluginVersion: "0.1.0", name: "containerd-driver" })
+    expect(info.pluginVersion).toMatch(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/)
+    const spec = await configSchema(plugin)
+    expect(spec.block?.$case).toBe("object")
+    await kill(plugin)
+    // stdout carried the handshake line and nothing else.
+    expect(plugin.stdout()).toBe(`${plugin.handshake}\n`)
+    expectHclogStderr(plugin)
+  })
+
+  it("validation instance: SetConfig twice without nomad_config", async () => {
+    const plugin = await start()
+    const bytes = encodeLikeNomad(await configSchema(plugin), { containerd_runtime: "io.containerd.runc.v2", stats_interval: "5s" })
+    for (let i = 0; i < 2; i++) {
+      await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.from(bytes), pluginApiVersion: "v0.1.0" })
+    }
+    // A config Nomad's hcldec accepted but the plugin cannot use fails SetConfig with a clear message.
+    const bad = encodeLikeNomad(await configSchema(plugin), { stats_interval: "often" })
+    const error = await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.from(bad), pluginApiVersion: "v0.1.0" })
+      .then(() => undefined, (e: grpc.ServiceError) => e)
+    expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT)
+    expect(error?.details).toContain("Failed to parse stats_interval")
+    // An agent without a config block for the plugin still sends a (defaults-only) config.
+    await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.from(encodeLikeNomad(await configSchema(plugin), {})), pluginApiVersion: "v0.1.0" })
+    await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.alloc(0), pluginApiVersion: "v0.1.0" })
+    await kill(plugin)
+  })
+
+  it("long-lived instance: SetConfig, Init, Fingerprint, TaskEvents, TaskConfigSchema, Capabilities, Shutdown", async () => {
+    const plugin = await start()
+    const bytes = encodeLikeNomad(await configSchema(plugin), { containerd_address: containerdAddress })
+    await unary(plugin.base, plugin.base.setConfig, {
+      msgpackConfig: Buffer.from(bytes),
+      pluginApiVersion: "v0.1.0",
+      nomadConfig: { driver: { ClientMaxPort: 14512, ClientMinPort: 14000 } }
+    })
+    await unary(plugin.driver, plugin.driver.init, {})
+
+    const events: Array<DriverTaskEvent> = []
+    const eventStream = plugin.driver.taskEvents({})
+    let eventsEnded = false
+    eventStream.on("data", (e: DriverTaskEvent) => events.push(e))
+    eventStream.on("end", () => (eventsEnded = true))
+    eventStream.on("error", () => (eventsEnded = true))
+
+    const fp = await firstFingerprint(plugin)
+    expect(fp.health).toBe(FingerprintResponse_HealthState.HEALTHY)
+
+    const schema = await unary(plugin.driver, plugin.driver.taskConfigSchema, {})
+    // A job using every option of the original driver decodes against the schema the plugin returned.
+    const job = {
+      image: "redis:alpine", command: "sleep", args: ["600s"], cwd: "/home", privileged: false, pids_limit: 10,
+      pid_mode: "host", hostname: "foobar", host_dns: false, image_pull_timeout: "1m", extra_hosts: ["a:127.0.1.1"],
+      seccomp: true, seccomp_profile: "/p.json", shm_size: "128M", sysctl: [{ "net.core.somaxconn": "16384" }],
+      readonly_rootfs: true, host_network: false, cap_add: ["CAP_SYS_ADMIN"], cap_drop: ["CAP_CHOWN"],
+      devices: ["/dev/loop0"], auth: [{ username: "u", password: "p" }],
+      mounts: [{ type: "bind", source: "local/x", target: "/x", options: ["rbind", "ro"] }]
+    }
+    const decoded = decodeConfig(TaskConfig, "task config")(encodeLikeNomad(schema.spec!, job))
+    expect(Either.isRight(decoded)).toBe(true)
+    expect(Either.getOrThrow(decoded)).toMatchObject({ hostname: "foobar", sysctl: { "net.core.somaxconn": "16384" }, auth: { username: "u" } })
+
+    const caps = await unary(plugin.driver, plugin.driver.capabilities, {})
+    expect(caps.capabilities).toMatchObject({ sendSignals: true, exec: true, fsIsolation: DriverCapabilities_FSIsolation.IMAGE })
+
+    await new Promise((r) => setTimeout(r, 200))
+    expect(eventsEnded).toBe(false) // TaskEvents stays open
+    const ms = await kill(plugin)
+    expect(ms).toBeLessThan(2000)
+    expectHclogStderr(plugin)
+  })
+})
+
+describe("fingerprint", () => {
+  const configure = async (plugin: Launched, config: Record<string, unknown>) => {
+    const bytes = encodeLikeNomad(await configSchema(plugin), config)
+    await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.from(bytes), pluginApiVersion: "v0.1.0", nomadConfig: {} })
+  }
+
+  it("is healthy with the real containerd's version and revision as node attributes", async () => {
+    const plugin = await start()
+    await configure(plugin, { containerd_address: containerdAddress })
+    const fp = await firstFingerprint(plugin)
+    expect(fp.health).toBe(FingerprintResponse_HealthState.HEALTHY)
+    const serverVersion = execFileSync("ctr", ["--address", containerdAddress, "version"], { encoding: "utf8" })
+      .split("Server:")[1]!.match(/Version:\s*(\S+)/)![1]
+    expect(fp.attributes["driver.containerd.containerd_version"]?.value).toEqual({ $case: "stringVal", value: serverVersion })
+    expect(fp.attributes["driver.containerd.containerd_revision"]?.value?.$case).toBe("stringVal")
+    expect(fp.attributes["driver.containerd.snapshotter"]?.value).toEqual({ $case: "stringVal", value: "overlayfs" })
+    const cgroup = fp.attributes["driver.containerd.cgroup_version"]?.value
+    expect(cgroup?.$case === "intVal" && [1n, 2n].includes(cgroup.value)).toBe(true)
+    await kill(plugin)
+  })
+
+  it("is unhealthy with a clear description when no containerd answers on the socket, without crashing", async () => {
+    const plugin = await start()
+    const missing = path.join(dir, "no-such-containerd.sock")
+    await configure(plugin, { containerd_address: missing })
+    const fp = await firstFingerprint(plugin)
+    expect(fp.health).toBe(FingerprintResponse_HealthState.UNHEALTHY)
+    expect(fp.healthDescription).toContain(`containerd is not reachable at ${missing}`)
+    expect(fp.healthDescription).toMatch(/does not exist/)
+    // Still serving afterwards.
+    expect((await unary(plugin.base, plugin.base.pluginInfo, {})).name).toBe("containerd-driver")
+    await kill(plugin)
+  })
+
+  it("is unhealthy when the configured snapshotter does not exist in containerd", async () => {
+    const plugin = await start()
+    await configure(plugin, { containerd_address: containerdAddress, snapshotter: "nosuchsnapshotter" })
+    const fp = await firstFingerprint(plugin)
+    expect(fp.health).toBe(FingerprintResponse_HealthState.UNHEALTHY)
+    expect(fp.healthDescription).toContain('snapshotter "nosuchsnapshotter" is not available')
+    await kill(plugin)
+  })
+
+  it("reports UNDETECTED when disabled in the plugin config", async () => {
+    const plugin = await start()
+    await configure(plugin, { enabled: false })
+    expect((await firstFingerprint(plugin)).health).toBe(FingerprintResponse_HealthState.UNDETECTED)
+    await kill(plugin)
+  })
+})
+
+describe("process hygiene", () => {
+  it("explains itself and exits 1 when run by hand without Nomad's cookie", () => {
+    const result = spawnSync(path.join(dir, "containerd-driver"), [], { encoding: "utf8", env: { PATH: process.env["PATH"] } })
+    expect(result.status).toBe(1)
+    expect(result.stdout).toBe("")
+    expect(result.stderr).toContain("This binary is a plugin")
+  })
+
+  it("ignores SIGINT, as go-plugin servers do", async () => {
+    const plugin = await start()
+    plugin.child.kill("SIGINT")
+    await new Promise((r) => setTimeout(r, 200))
+    expect(plugin.child.exitCode).toBe(null)
+    expect((await unary(plugin.base, plugin.base.pluginInfo, {})).name).toBe("containerd-driver")
+    await kill(plugin)
+  })
+
+  it("keeps serving when the agent's end of stdout and stderr is gone (EPIPE)", async () => {
+    const plugin = await start(nomadEnv({ CONTAINERD_DRIVER_LOG_LEVEL: "trace" }))
+    plugin.child.stdout.destroy()
+    plugin.child.stderr.destroy()
+    // Every call logs at trace level, so the plugin writes into the broken pipe.
+    for (let i = 0; i < 3; i++) {
+      await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.alloc(0), pluginApiVersion: "v0.1.0" })
+    }
+    expect(plugin.child.exitCode).toBe(null)
+    await unary(plugin.controller, plugin.controller.shutdown, {})
+    await exitWithin(plugin, 2000)
+  })
+
+  it("creates its socket in PLUGIN_UNIX_SOCKET_DIR", async () => {
+    const socketDir = fs.mkdtempSync(path.join(dir, "sock-"))
+    const plugin = await start(nomadEnv({ PLUGIN_UNIX_SOCKET_DIR: socketDir }))
+    expect(path.dirname(plugin.socketPath)).toBe(socketDir)
+    await kill(plugin)
+  })
+
+  it("answers UNIMPLEMENTED with a clear message for task RPCs it does not serve yet", async () => {
+    const plugin = await start()
+    const error = await unary(plugin.driver, plugin.driver.inspectTask, { taskId: "x" }).then(() => undefined, (e: grpc.ServiceError) => e)
+    expect(error?.code).toBe(grpc.status.UNIMPLEMENTED)
+    expect(error?.details).toContain("InspectTask is not implemented yet")
+    await kill(plugin)
+  })
+})

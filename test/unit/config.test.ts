@@ -1,0 +1,278 @@
+import { encode } from "@msgpack/msgpack"
+import { describe, expect, it } from "@effect/vitest"
+import { Either, FastCheck as fc } from "effect"
+import { decodeConfig, decodeCtyMsgpack } from "../../src/config/Cty.js"
+import { DriverConfig, driverOptions } from "../../src/config/DriverConfig.js"
+import { hclSpec } from "../../src/config/HclSpec.js"
+import { TaskConfig, taskOptions } from "../../src/config/TaskConfig.js"
+import type { Spec } from "../../src/gen/plugins/shared/hclspec/hcl_spec.js"
+import { encodeLikeNomad } from "../support/NomadCty.js"
+
+const attr = (name: string, type: string, required = false): Spec => ({
+  block: { $case: "Attr", value: { name, type, required } }
+})
+const object = (attributes: Record<string, Spec>): Spec => ({ block: { $case: "object", value: { attributes } } })
+
+// nomad-plugin-protocol.md §3.5: real output of Nomad's hcldec + cty pipeline.
+const workedExampleSpec = object({
+  args: attr("args", "list(string)"),
+  command: attr("command", "string", true),
+  count: attr("count", "number"),
+  debug: attr("debug", "bool"),
+  extra: attr("extra", "any"),
+  labels: attr("labels", "list(map(string))"),
+  mount: { block: { $case: "blockValue", value: { name: "mount", required: false, nested: object({ src: attr("src", "string") }) } } },
+  port: {
+    block: {
+      $case: "blockList",
+      value: { name: "port", minItems: 0n, maxItems: 0n, nested: object({ label: attr("label", "string"), to: attr("to", "number") }) }
+    }
+  },
+  ratio: attr("ratio", "number"),
+  timeout: {
+    block: { $case: "default", value: { primary: attr("timeout", "string"), default: { block: { $case: "literal", value: { value: "\"5m\"" } } } } }
+  }
+})
+const workedExampleHex =
+  "8aa46172677392a26869a3776562a7636f6d6d616e64a92f62696e2f6563686fa5636f756e7403a56465627567c0a56578747261c0a66c6162656c739182a161a131a162a132a56d6f756e74c0a4706f72749182a56c6162656ca468747470a2746fcd1f90a5726174696fcb3ff8000000000000a774696d656f7574a2356d"
+
+const taskDecode = decodeConfig(TaskConfig, "task config")
+const driverDecode = decodeConfig(DriverConfig, "plugin config")
+const taskSpec = hclSpec(taskOptions)
+const driverSpec = hclSpec(driverOptions)
+
+describe("config bytes as Nomad produces them", () => {
+  it("the test encoder reproduces the documented worked example byte for byte", () => {
+    // `any` is not supported by the test encoder; the example leaves `extra` unset, so it is null.
+    const spec = object({ ...(workedExampleSpec.block as any).value.attributes, extra: attr("extra", "string") })
+    const bytes = encodeLikeNomad(spec, {
+      command: "/bin/echo",
+      args: ["hi", "web"],
+      labels: [{ b: "2", a: "1" }],
+      count: "3",
+      ratio: 1.5,
+      port: [{ label: "http", to: 8080 }]
+    })
+    expect(Buffer.from(bytes).toString("hex")).toBe(workedExampleHex)
+  })
+
+  it("decodes the worked example's bytes to the documented values", () => {
+    const value = Either.getOrThrow(decodeCtyMsgpack(Buffer.from(workedExampleHex, "hex")))
+    expect(value).toEqual({
+      args: ["hi", "web"],
+      command: "/bin/echo",
+      count: 3,
+      debug: null,
+      extra: null,
+      labels: [{ a: "1", b: "2" }],
+      mount: null,
+      port: [{ label: "http", to: 8080 }],
+      ratio: 1.5,
+      timeout: "5m"
+    })
+  })
+
+  it("decodes a task config using every option of the original driver", () => {
+    const job = {
+      image: "redis:alpine",
+      image_pull_timeout: "10m",
+      command: "redis-server",
+      args: ["--port", "6380"],
+      cwd: "/data",
+      privileged: true,
+      pids_limit: 100,
+      pid_mode: "host",
+      hostname: "foobar",
+      host_dns: false,
+      seccomp: true,
+      seccomp_profile: "/etc/seccomp.json",
+      shm_size: "128M",
+      sysctl: [{ "net.core.somaxconn": "16384" }, { "net.ipv4.ip_forward": "1" }],
+      readonly_rootfs: true,
+      host_network: true,
+      extra_hosts: ["postgres:127.0.1.1", "redis:::1"],
+      cap_add: ["CAP_SYS_ADMIN"],
+      cap_drop: ["CAP_CHOWN"],
+      devices: ["/dev/loop0"],
+      auth: [{ username: "user", password: "secret" }],
+      mounts: [
+        { type: "bind", source: "/tmp/s1", target: "/tmp/t1", options: ["rbind", "ro"] },
+        { target: "/scratch" }
+      ],
+      runtime: "io.containerd.runsc.v1",
+      cpuset_cpus: "0-1",
+      cpuset_mems: "0"
+    }
+    const decoded = Either.getOrThrow(taskDecode(encodeLikeNomad(taskSpec, job)))
+    expect(decoded).toEqual({
+      ...job,
+      entrypoint: undefined,
+      force_pull: false,
+      sysctl: { "net.core.somaxconn": "16384", "net.ipv4.ip_forward": "1" },
+      auth: { username: "user", password: "secret" },
+      mounts: [
+        { type: "bind", source: "/tmp/s1", target: "/tmp/t1", options: ["rbind", "ro"] },
+        { type: "volume", target: "/scratch", options: [] }
+      ],
+      ulimit: {},
+      cpu_hard_limit: false
+    })
+    expect("entrypoint" in decoded).toBe(false)
+  })
+
+  it("applies the original defaults to a minimal task config", () => {
+    const decoded = Either.getOrThrow(taskDecode(encodeLikeNomad(taskSpec, { image: "busybox" })))
+    expect(decoded).toMatchObject({ image_pull_timeout: "5m", host_dns: true, privileged: false, args: [], mounts: [] })
+  })
+
+  it("accepts every msgpack number form for a number option", () => {
+    const forms: Array<[string, unknown]> = [
+      ["fixint", 7],
+      ["uint16", 5000],
+      ["int64 as bigint", 2n ** 40n],
+      ["decimal string", "12"]
+    ]
+    for (const [form, value] of forms) {
+      const bytes = encode({ image: "x", pids_limit: value }, { useBigInt64: true })
+      const decoded = taskDecode(bytes)
+      expect(Either.isRight(decoded), form).toBe(true)
+      expect(Either.getOrThrow(decoded).pids_limit, form).toBe(Number(value))
+    }
+    // A whole number sent as float64 (0xcb), as older cty versions did for large values.
+    const float64 = Buffer.concat([
+      Buffer.from(encode({ image: "x" })).subarray(0, 1).map(() => 0x82),
+      Buffer.from(encode("image")), Buffer.from(encode("x")), Buffer.from(encode("pids_limit")),
+      Buffer.from([0xcb, 0x40, 0x50, 0, 0, 0, 0, 0, 0])
+    ])
+    expect(Either.getOrThrow(taskDecode(float64)).pids_limit).toBe(64)
+    expect(Either.isLeft(taskDecode(encode({ image: "x", pids_limit: 1.5 })))).toBe(true)
+    expect(Either.isLeft(taskDecode(encode({ image: "x", pids_limit: 2n ** 62n }, { useBigInt64: true })))).toBe(true)
+  })
+
+  it("decodes empty plugin config bytes (no config block) to the defaults", () => {
+    expect(Either.getOrThrow(driverDecode(new Uint8Array()))).toEqual({
+      enabled: true,
+      containerd_runtime: "io.containerd.runc.v2",
+      allow_privileged: true,
+      containerd_address: "/run/containerd/containerd.sock",
+      snapshotter: "overlayfs",
+      insecure_registries: []
+    })
+  })
+
+  it("decodes the original driver's plugin config", () => {
+    const bytes = encodeLikeNomad(driverSpec, {
+      enabled: true,
+      containerd_runtime: "io.containerd.runc.v2",
+      stats_interval: "5s",
+      allow_privileged: false,
+      auth: [{ username: "u", password: "p" }]
+    })
+    expect(Either.getOrThrow(driverDecode(bytes))).toMatchObject({
+      stats_interval: "5s",
+      allow_privileged: false,
+      auth: { username: "u", password: "p" }
+    })
+  })
+})
+
+describe("invalid config gives an actionable error", () => {
+  const message = (result: Either.Either<unknown, { message: string }>) =>
+    Either.match(result, { onLeft: (e) => e.message, onRight: () => "decoded" })
+
+  it("names a missing required option", () => {
+    expect(message(taskDecode(encode({ command: "x" })))).toContain("image: is missing")
+  })
+  it("keeps the original wording for a bad image_pull_timeout", () => {
+    expect(message(taskDecode(encode({ image: "x", image_pull_timeout: "5x" })))).toContain(
+      "Failed to parse image_pull_timeout: time: invalid duration \"5x\""
+    )
+  })
+  it("rejects an unknown option", () => {
+    expect(message(taskDecode(encode({ image: "x", imagee: "y" })))).toContain("imagee: is not a known option")
+  })
+  it("requires username and password together in the plugin auth block", () => {
+    expect(message(driverDecode(encode({ auth: { username: "u" } })))).toContain("set both username and password")
+  })
+  it("rejects an invalid containerd namespace", () => {
+    expect(message(driverDecode(encode({ namespace: "no spaces" })))).toContain("is not a valid containerd namespace")
+  })
+  it("reports bytes that are not msgpack as malformed", () => {
+    const result = taskDecode(Buffer.from([0xc1]))
+    expect(Either.isLeft(result) && result.left.reason).toBe("Malformed")
+  })
+})
+
+describe("the hclspec sent to Nomad", () => {
+  const attributes = (taskSpec.block as { value: { attributes: Record<string, Spec> } }).value.attributes
+  it("declares every option of the original driver with its HCL type", () => {
+    const types: Record<string, string> = {}
+    for (const [name, spec] of Object.entries(attributes)) {
+      const b = spec.block!
+      types[name] = b.$case === "Attr" ? b.value.type
+        : b.$case === "default" && b.value.primary?.block?.$case === "Attr" ? b.value.primary.block.value.type
+        : b.$case
+    }
+    expect(types).toMatchObject({
+      image: "string", image_pull_timeout: "string", command: "string", args: "list(string)",
+      entrypoint: "list(string)", cwd: "string", privileged: "bool", pids_limit: "number", pid_mode: "string",
+      hostname: "string", host_dns: "bool", seccomp: "bool", seccomp_profile: "string", shm_size: "string",
+      sysctl: "list(map(string))", readonly_rootfs: "bool", host_network: "bool", extra_hosts: "list(string)",
+      cap_add: "list(string)", cap_drop: "list(string)", devices: "list(string)", auth: "blockValue", mounts: "blockList"
+    })
+  })
+  it("marks image required and sends the original defaults as literals", () => {
+    expect(attributes["image"]).toEqual(attr("image", "string", true))
+    const literalOf = (name: string) => {
+      const b = attributes[name]!.block!
+      return b.$case === "default" && b.value.default?.block?.$case === "literal" ? b.value.default.block.value.value : undefined
+    }
+    expect(literalOf("host_dns")).toBe("true")
+    expect(literalOf("image_pull_timeout")).toBe("\"5m\"")
+  })
+})
+
+describe("properties", () => {
+  const optional = <A>(arb: fc.Arbitrary<A>) => fc.option(arb, { nil: undefined })
+  const name = fc.stringMatching(/^[a-z][a-z0-9_.]{0,12}$/)
+  const validTask = fc.record(
+    {
+      image: fc.string({ minLength: 1 }),
+      command: optional(fc.string()),
+      args: optional(fc.array(fc.string())),
+      privileged: optional(fc.boolean()),
+      pids_limit: optional(fc.integer({ min: 0, max: 2 ** 31 })),
+      sysctl: optional(fc.array(fc.dictionary(name, fc.string()), { minLength: 1, maxLength: 3 })),
+      mounts: optional(fc.array(fc.record({ target: fc.string({ minLength: 1 }), options: fc.array(fc.string()) }))),
+      image_pull_timeout: optional(fc.constantFrom("30s", "1m30s", "2h", "750ms"))
+    },
+    { requiredKeys: ["image"] }
+  )
+
+  it.prop("every valid task config decodes, with its values", [validTask], ([job]) => {
+    const clean = Object.fromEntries(Object.entries(job).filter(([, v]) => v !== undefined))
+    const decoded = taskDecode(encodeLikeNomad(taskSpec, clean))
+    expect(Either.isRight(decoded)).toBe(true)
+    const value = Either.getOrThrow(decoded)
+    expect(value.image).toBe(job.image)
+    expect(value.args).toEqual(job.args ?? [])
+    expect(value.pids_limit).toBe(job.pids_limit)
+    expect(value.sysctl).toEqual(Object.assign({}, ...(job.sysctl ?? [])))
+  })
+
+  it.prop("arbitrary bytes never crash the decoder", [fc.uint8Array({ maxLength: 64 })], ([bytes]) => {
+    const result = taskDecode(bytes)
+    if (Either.isLeft(result)) expect(result.left._tag).toBe("ConfigError")
+  })
+
+  it.prop("arbitrary msgpack values yield a decoded config or a typed error", [fc.anything()], ([value]) => {
+    let bytes: Uint8Array
+    try {
+      bytes = encode(value, { useBigInt64: true })
+    } catch {
+      return // not encodable at all (e.g. a symbol): not something Nomad could send
+    }
+    const result = driverDecode(bytes)
+    if (Either.isLeft(result)) expect(result.left._tag).toBe("ConfigError")
+  })
+})

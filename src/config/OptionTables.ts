@@ -31,8 +31,8 @@ export const renderReadme = (readme: string): string =>
   readmeRegions().reduce(
     (text, { content, name }) =>
       text.replace(
-        new RegExp(`(<!-- BEGIN ${name} -->\\n)[\\s\\S]*?(\\n<!-- END ${name} -->)`),
-        (_, begin: string, end: string) => `${begin}${content}${end}`
+        new RegExp(`(<!-- BEGIN ${name} -->)[\\s\\S]*?(<!-- END ${name} -->)`),
+        (_, begin: string, end: string) => `${begin}\n${content}\n${end}`
       ),
     readme
   )

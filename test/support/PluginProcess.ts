@@ -93,13 +93,20 @@ export const launch = (dir: string, env: NodeJS.ProcessEnv = nomadEnv()): Promis
     })
   })
 
-/** A unary call as a promise. */
+/** A unary call as a promise (typed from the generated client's full overload). */
 export const unary = <Req, Res>(
   client: grpc.Client,
-  method: (req: Req, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown,
+  method: (
+    request: Req,
+    metadata: grpc.Metadata,
+    options: Partial<grpc.CallOptions>,
+    callback: (err: grpc.ServiceError | null, res: Res) => void
+  ) => unknown,
   request: Req
 ): Promise<Res> =>
-  new Promise((resolve, reject) => method.call(client, request, (err, res) => (err ? reject(err) : resolve(res))))
+  new Promise((resolve, reject) =>
+    method.call(client, request, new grpc.Metadata(), {}, (err, res) => (err ? reject(err) : resolve(res)))
+  )
 
 /** Resolves with the milliseconds the process took to exit, or rejects after `ms`. */
 export const exitWithin = (launched: Launched, ms: number): Promise<number> => {

@@ -9,8 +9,8 @@ import { dropNulls, formatIssues } from "../src/config/Cty.js"
 import { DriverConfig } from "../src/config/DriverConfig.js"
 import { FingerprintResponse_HealthState } from "../src/gen/plugins/drivers/proto/driver.js"
 import { defaultNamespace, fingerprint } from "../src/plugin/Fingerprint.js"
-import { probe } from "./ContainerdProbe.js"
-import { hostCgroupVersion } from "./Driver.js"
+import * as Containerd from "./Containerd.js"
+import { hostCgroupVersion, probeContainerd } from "./Driver.js"
 import { pluginName, pluginVersion } from "./NomadRpc.js"
 
 /** `io.containerd.runc.v2` → `containerd-shim-runc-v2`, the binary containerd looks up on its PATH. */
@@ -48,7 +48,8 @@ export const program = (args: ReadonlyArray<string>) =>
     const config = decoded.right
     const cgroupVersion = hostCgroupVersion()
     const active = { config, cgroupVersion, namespace: config.namespace ?? defaultNamespace(cgroupVersion) }
-    const result = yield* probe(active)
+    const containerd = yield* Containerd.make({ address: config.containerd_address, namespace: active.namespace })
+    const result = yield* probeContainerd(containerd)
     const report = fingerprint(config, active, result)
     const shim = shimBinary(config.containerd_runtime)
     const shimPath = shim && findOnPath(shim)
@@ -65,11 +66,12 @@ export const program = (args: ReadonlyArray<string>) =>
       `snapshotter:   ${config.snapshotter}`,
       ...(result._tag === "Reachable"
         ? [
-          `snapshotters:  ${result.facts.snapshotters.map((s) => (s.ok ? s.id : `${s.id} (unusable: ${s.error ?? "?"})`)).join(", ")}`
+          `snapshotters:  ${result.facts.snapshotters.filter((s) => s.ok).map((s) => s.id).join(", ")}` +
+          ` (not usable here: ${result.facts.snapshotters.filter((s) => !s.ok).map((s) => s.id).join(", ") || "none"})`
         ]
         : []),
       `health:        ${FingerprintResponse_HealthState[report.health]}: ${report.healthDescription}`
     ]
     process.stdout.write(lines.join("\n") + "\n")
     return report.health === FingerprintResponse_HealthState.HEALTHY ? 0 : 1
-  })
+  }).pipe(Effect.scoped)

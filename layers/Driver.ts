@@ -3,7 +3,20 @@
  * the task-event stream and the static answers (schemas, capabilities). Task lifecycle RPCs live
  * in their own service.
  */
-import { Context, type Duration, Effect, Layer, Option, PubSub, Ref, Schedule, Stream, SubscriptionRef } from "effect"
+import {
+  Context,
+  type Duration,
+  Effect,
+  Layer,
+  Option,
+  PubSub,
+  Queue,
+  Ref,
+  type Scope,
+  ScopedRef,
+  Stream,
+  SubscriptionRef
+} from "effect"
 import * as fs from "node:fs"
 import { ConfigError, decodeConfig } from "../src/config/Cty.js"
 import { DriverConfig } from "../src/config/DriverConfig.js"
@@ -17,6 +30,8 @@ import {
   NetworkIsolationSpec_NetworkIsolationMode
 } from "../src/gen/plugins/drivers/proto/driver.js"
 import { type ContainerdProbe, defaultNamespace, fingerprint } from "../src/plugin/Fingerprint.js"
+import * as Containerd from "./Containerd.js"
+import type { ContainerdOptions, ContainerdService } from "./Containerd.js"
 
 /** The driver config in force, with the namespace resolved for this node. */
 export interface ActiveConfig {
@@ -39,9 +54,9 @@ export class Driver extends Context.Tag("containerd-driver/Driver")<Driver, {
 }>() {}
 
 export interface Options {
-  /** Asks containerd at the configured socket what it is; never fails (unreachable is a result). */
-  readonly probe: (active: ActiveConfig) => Effect.Effect<ContainerdProbe>
-  /** How often containerd is asked again; changes are reported as soon as they are seen. */
+  /** Opens the containerd client for a config; FakeContainerd in unit tests. */
+  readonly connect?: (options: ContainerdOptions) => Effect.Effect<ContainerdService, never, Scope.Scope>
+  /** How often a healthy containerd is asked again (an unhealthy one every 2 s). */
   readonly fingerprintInterval?: Duration.DurationInput
   readonly cgroupVersion?: 1 | 2
 }
@@ -74,12 +89,48 @@ export const capabilities: DriverCapabilities = {
 
 const decodeDriverConfig = decodeConfig(DriverConfig, "plugin config")
 
+/** What containerd says about itself; never fails: an unreachable daemon is a result to report. */
+export const probeContainerd = (containerd: ContainerdService): Effect.Effect<ContainerdProbe> =>
+  containerd.describe.pipe(
+    Effect.timeoutFail({
+      duration: "5 seconds",
+      onTimeout: () => `containerd at ${containerd.address} did not answer within 5 seconds`
+    }),
+    Effect.match({
+      onSuccess: (facts): ContainerdProbe => ({ _tag: "Reachable", facts }),
+      onFailure: (error): ContainerdProbe => ({
+        _tag: "Unreachable",
+        message: typeof error === "string"
+          ? error
+          : error.unreachable
+          ? error.message
+          : `containerd at ${containerd.address} answered with an error: ${error.message}`
+      })
+    })
+  )
+
 export const make = (options: Options) =>
   Effect.gen(function*() {
     const cgroupVersion = options.cgroupVersion ?? hostCgroupVersion()
+    const connect = options.connect ?? Containerd.make
     const active = yield* SubscriptionRef.make(Option.none<ActiveConfig>())
+    // One client per configured socket and namespace, replaced (and closed) when SetConfig changes them.
+    const connection = yield* ScopedRef.make(() => Option.none<{ readonly key: string; readonly client: ContainerdService }>())
+    const connectionFor = (current: ActiveConfig) =>
+      Effect.gen(function*() {
+        const key = `${current.config.containerd_address}\0${current.namespace}`
+        const existing = yield* ScopedRef.get(connection)
+        if (Option.isSome(existing) && existing.value.key === key) return existing.value.client
+        yield* ScopedRef.set(
+          connection,
+          Effect.map(connect({ address: current.config.containerd_address, namespace: current.namespace }), (client) =>
+            Option.some({ key, client }))
+        )
+        return Option.getOrThrow(yield* ScopedRef.get(connection)).client
+      })
     const events = yield* Effect.acquireRelease(PubSub.sliding<DriverTaskEvent>(1024), PubSub.shutdown)
-    const interval = options.fingerprintInterval ?? "10 seconds"
+    const healthyInterval = options.fingerprintInterval ?? "5 seconds"
+    const recoveryInterval = "2 seconds"
 
     const setConfig = (msgpack: Uint8Array) =>
       decodeDriverConfig(msgpack).pipe(
@@ -99,17 +150,33 @@ export const make = (options: Options) =>
       )
 
     const fingerprintOnce = (current: ActiveConfig) =>
-      options.probe(current).pipe(
+      connectionFor(current).pipe(
+        Effect.flatMap(probeContainerd),
         Effect.map((probe) => fingerprint(current.config, current, probe))
       )
 
-    // Re-probe on a timer and whenever the config changes; report only what differs.
+    // Re-probe on a timer (often while unhealthy, so recovery is noticed quickly) and whenever the
+    // config changes; report only what differs.
+    const probeForever = (current: ActiveConfig) =>
+      Stream.unwrapScoped(
+        Effect.gen(function*() {
+          const latest = yield* Queue.sliding<FingerprintResponse>(1)
+          yield* fingerprintOnce(current).pipe(
+            Effect.tap((response) => Queue.offer(latest, response)),
+            Effect.flatMap((response) =>
+              Effect.sleep(
+                response.health === FingerprintResponse_HealthState.HEALTHY ? healthyInterval : recoveryInterval
+              )
+            ),
+            Effect.forever,
+            Effect.forkScoped
+          )
+          return Stream.fromQueue(latest)
+        })
+      )
     const fingerprintStream = active.changes.pipe(
       Stream.flatMap(
-        Option.match({
-          onNone: () => Stream.succeed(notConfigured),
-          onSome: (current) => Stream.repeatEffectWithSchedule(fingerprintOnce(current), Schedule.spaced(interval))
-        }),
+        Option.match({ onNone: () => Stream.succeed(notConfigured), onSome: probeForever }),
         { switch: true }
       ),
       Stream.changesWith((a, b) => JSON.stringify(a, bigints) === JSON.stringify(b, bigints))

@@ -3,7 +3,6 @@
  * (launched by the agent with go-plugin's environment); the subcommands are for operators.
  */
 import { Cause, Effect, Exit, FiberId } from "effect"
-import * as Containerd from "../layers/ContainerdProbe.js"
 import * as Doctor from "../layers/Doctor.js"
 import * as HcLog from "../layers/HcLog.js"
 import { pluginName, pluginVersion } from "../layers/NomadRpc.js"
@@ -47,7 +46,7 @@ const main = (argv: ReadonlyArray<string>): void => {
         process.stderr.write(`${launch.message}\n`)
         process.exit(1)
       }
-      return run(Serve.program({ env: process.env, probe: Containerd.probe }).pipe(Effect.as(0)))
+      return run(Serve.program({ env: process.env }).pipe(Effect.as(0)))
     }
     case "doctor":
       return run(Doctor.program(rest))

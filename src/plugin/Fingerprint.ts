@@ -16,6 +16,7 @@ export interface ContainerdFacts {
 
 export type ContainerdProbe =
   | { readonly _tag: "Reachable"; readonly facts: ContainerdFacts }
+  /** `message` says what failed and names the socket, e.g. "containerd is not reachable at ...". */
   | { readonly _tag: "Unreachable"; readonly message: string }
 
 export interface NodeFacts {
@@ -49,7 +50,7 @@ export const fingerprint = (config: DriverConfig, node: NodeFacts, probe: Contai
     return {
       attributes,
       health: FingerprintResponse_HealthState.UNHEALTHY,
-      healthDescription: `containerd is not reachable at ${config.containerd_address}: ${probe.message}`,
+      healthDescription: probe.message,
       err: ""
     }
   }

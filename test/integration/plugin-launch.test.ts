@@ -20,6 +20,7 @@ import {
 } from "../../src/gen/plugins/drivers/proto/driver.js"
 import { HealthCheckResponse_ServingStatus } from "../../src/gen/grpc/health/v1/health.js"
 import { encodeLikeNomad } from "../support/NomadCty.js"
+import { secondContainerd } from "../support/SecondContainerd.js"
 import { exitWithin, type Launched, launch, nomadEnv, pluginDir, unary } from "../support/PluginProcess.js"
 
 const containerdAddress = process.env["CONTAINERD_ADDRESS"] ?? "/run/containerd/containerd.sock"
@@ -191,6 +192,44 @@ describe("fingerprint", () => {
     expect(fp.healthDescription).toContain('snapshotter "nosuchsnapshotter" is not available')
     await kill(plugin)
   })
+
+  it("recovers when containerd appears, and again after containerd restarts; the stream stays open", async () => {
+    const ctd = secondContainerd()
+    try {
+      const plugin = await start()
+      await configure(plugin, { containerd_address: ctd.socket })
+      const responses: Array<FingerprintResponse> = []
+      let ended = false
+      const stream = plugin.driver.fingerprint({})
+      stream.on("data", (r: FingerprintResponse) => responses.push(r))
+      stream.on("end", () => (ended = true))
+      stream.on("error", () => (ended = true))
+      const next = async (health: FingerprintResponse_HealthState) => {
+        const from = responses.length
+        for (let i = 0; i < 100; i++) {
+          const hit = responses.slice(from).find((r) => r.health === health)
+          if (hit) return hit
+          await new Promise((r) => setTimeout(r, 100))
+        }
+        throw new Error(`no ${FingerprintResponse_HealthState[health]} fingerprint within 10 s after ${JSON.stringify(responses.map((r) => r.health))}`)
+      }
+      await next(FingerprintResponse_HealthState.UNHEALTHY)
+      await ctd.start()
+      const healthy = await next(FingerprintResponse_HealthState.HEALTHY)
+      expect(healthy.attributes["driver.containerd.containerd_version"]?.value?.$case).toBe("stringVal")
+      await ctd.stop()
+      expect((await next(FingerprintResponse_HealthState.UNHEALTHY)).healthDescription).toContain("containerd is not reachable")
+      await ctd.start()
+      await next(FingerprintResponse_HealthState.HEALTHY)
+      // Each change was sent once: no duplicate consecutive responses.
+      for (let i = 1; i < responses.length; i++) expect(responses[i]!.health).not.toBe(responses[i - 1]!.health)
+      expect(ended).toBe(false)
+      stream.cancel()
+      await kill(plugin)
+    } finally {
+      await ctd.dispose()
+    }
+  }, 60_000)
 
   it("reports UNDETECTED when disabled in the plugin config", async () => {
     const plugin = await start()

@@ -1,0 +1,198 @@
+/**
+ * Bridges grpc-js calls on one shared client to Effect: unary calls become Effects (interrupting the
+ * fiber cancels the call), server streams become Streams (ending or interrupting the stream cancels
+ * the call), bidi streams become a scoped lock-step session. Every failure is a ContainerdError.
+ */
+import * as grpc from "@grpc/grpc-js"
+import { Duration, Effect, Exit, Option, Queue, type Scope, Stream } from "effect"
+import { resolveCallContext } from "./callContext.js"
+import { clientError, type ContainerdError, fromGrpcError, shortMethodName } from "./ContainerdError.js"
+
+/**
+ * What callers pass as a request: the generated message with every field optional, recursively
+ * (proto3 fields default to zero values). Scalars, bytes, bigints and Dates are taken as they are.
+ */
+export type RequestInput<T> = T extends string | number | boolean | bigint | Date | Uint8Array | undefined ? T
+  : T extends ReadonlyArray<infer U> ? ReadonlyArray<RequestInput<U>>
+  : T extends object ? { readonly [K in keyof T]?: RequestInput<T[K]> }
+  : T
+
+/** The parts of a ts-proto grpc-js method definition the bridge uses. */
+export interface MethodDefinition<I, O> {
+  readonly path: string
+  readonly requestSerialize: (value: I) => Buffer
+  readonly responseDeserialize: (value: Buffer) => O
+}
+
+/** The generated message object of a request type (its `fromPartial` fills proto3 defaults). */
+export interface RequestCodec<I> {
+  readonly fromPartial: (object: never) => I
+}
+
+export interface CallKind {
+  /** Send the `containerd-namespace` (and lease) headers. */
+  readonly namespaced: boolean
+  /** Apply the layer's call timeout. Off for calls that legitimately block (Tasks.Wait, Diff.Apply). */
+  readonly deadline: boolean
+}
+
+export const namespacedCall: CallKind = { namespaced: true, deadline: true }
+export const globalCall: CallKind = { namespaced: false, deadline: true }
+export const blockingCall: CallKind = { namespaced: true, deadline: false }
+
+export type Unary<I, O> = (request: RequestInput<I>) => Effect.Effect<O, ContainerdError>
+export type ServerStream<I, O> = (request: RequestInput<I>) => Stream.Stream<O, ContainerdError>
+
+/** A lock-step bidi session: each request is answered by exactly one response. */
+export interface DuplexSession<I, O> {
+  readonly exchange: (request: RequestInput<I>) => Effect.Effect<O, ContainerdError>
+  /** Half-closes the client side after the last exchange. */
+  readonly end: Effect.Effect<void>
+}
+
+export interface Rpc {
+  readonly unary: <I, O>(definition: MethodDefinition<I, O>, codec: RequestCodec<I>, kind: CallKind) => Unary<I, O>
+  readonly serverStream: <I, O>(
+    definition: MethodDefinition<I, O>,
+    codec: RequestCodec<I>,
+    kind: CallKind
+  ) => ServerStream<I, O>
+  readonly duplex: <I, O>(
+    definition: MethodDefinition<I, O>,
+    codec: RequestCodec<I>
+  ) => Effect.Effect<DuplexSession<I, O>, ContainerdError, Scope.Scope>
+}
+
+export interface RpcOptions {
+  readonly client: grpc.Client
+  readonly address: string
+  readonly defaultNamespace: string
+  readonly callTimeout: Duration.Duration
+}
+
+export const makeRpc = (options: RpcOptions): Rpc => {
+  const { address, client } = options
+
+  const metadataFor = (kind: CallKind): Effect.Effect<grpc.Metadata> =>
+    Effect.map(resolveCallContext(options.defaultNamespace), ({ lease, namespace }) => {
+      const metadata = new grpc.Metadata()
+      if (kind.namespaced) {
+        metadata.set("containerd-namespace", namespace)
+        if (Option.isSome(lease)) metadata.set("containerd-lease", lease.value)
+      }
+      return metadata
+    })
+
+  const callOptions = (kind: CallKind): grpc.CallOptions =>
+    kind.deadline ? { deadline: Date.now() + Duration.toMillis(options.callTimeout) } : {}
+
+  const buildRequest = <I>(path: string, codec: RequestCodec<I>, input: unknown): Effect.Effect<I, ContainerdError> =>
+    Effect.try({
+      try: () => codec.fromPartial(input as never),
+      catch: (cause) => clientError("InvalidArgument", shortMethodName(path), `invalid request: ${String(cause)}`, cause)
+    })
+
+  const toError = (path: string) => (error: unknown): ContainerdError =>
+    fromGrpcError(typeof error === "object" && error !== null ? error : { message: String(error) }, path, address)
+
+  const unary = <I, O>(definition: MethodDefinition<I, O>, codec: RequestCodec<I>, kind: CallKind): Unary<I, O> =>
+  (input) =>
+    Effect.flatMap(
+      Effect.zip(buildRequest(definition.path, codec, input), metadataFor(kind)),
+      ([request, metadata]) =>
+        Effect.async<O, ContainerdError>((resume) => {
+          const call = client.makeUnaryRequest(
+            definition.path,
+            definition.requestSerialize,
+            definition.responseDeserialize,
+            request,
+            metadata,
+            callOptions(kind),
+            (error, response) => {
+              if (error !== null || response === undefined) {
+                resume(Effect.fail(toError(definition.path)(error ?? { code: 2, details: "empty response" })))
+              } else {
+                resume(Effect.succeed(response))
+              }
+            }
+          )
+          return Effect.sync(() => call.cancel())
+        })
+    )
+
+  const serverStream = <I, O>(
+    definition: MethodDefinition<I, O>,
+    codec: RequestCodec<I>,
+    kind: CallKind
+  ): ServerStream<I, O> =>
+  (input) =>
+    Stream.unwrapScoped(
+      Effect.gen(function*() {
+        const request = yield* buildRequest(definition.path, codec, input)
+        const metadata = yield* metadataFor(kind)
+        const call = yield* Effect.acquireRelease(
+          Effect.sync(() => {
+            const call = client.makeServerStreamRequest(
+              definition.path,
+              definition.requestSerialize,
+              definition.responseDeserialize,
+              request,
+              metadata,
+              callOptions(kind)
+            )
+            // Cancelling emits an error; keep a listener so it is never an unhandled 'error' event.
+            call.on("error", () => {})
+            return call
+          }),
+          (call) => Effect.sync(() => call.cancel())
+        )
+        // A Node Readable: async iteration gives backpressure (the call is paused while we do not pull).
+        return Stream.fromAsyncIterable(call as AsyncIterable<O>, toError(definition.path))
+      })
+    )
+
+  const duplex = <I, O>(
+    definition: MethodDefinition<I, O>,
+    codec: RequestCodec<I>
+  ): Effect.Effect<DuplexSession<I, O>, ContainerdError, Scope.Scope> =>
+    Effect.gen(function*() {
+      const metadata = yield* metadataFor(namespacedCall)
+      const inbox = yield* Queue.unbounded<Exit.Exit<O, ContainerdError>>()
+      const method = shortMethodName(definition.path)
+      let finished = false
+      const call = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const call = client.makeBidiStreamRequest(
+            definition.path,
+            definition.requestSerialize,
+            definition.responseDeserialize,
+            metadata,
+            {}
+          )
+          call.on("data", (response: O) => inbox.unsafeOffer(Exit.succeed(response)))
+          call.on("error", (error: unknown) => {
+            finished = true
+            inbox.unsafeOffer(Exit.fail(toError(definition.path)(error)))
+          })
+          call.on("end", () => {
+            finished = true
+            inbox.unsafeOffer(Exit.fail(clientError("Unknown", method, "stream ended before a response arrived")))
+          })
+          return call
+        }),
+        (call) => Effect.sync(() => { if (!finished) call.cancel() })
+      )
+      const session: DuplexSession<I, O> = {
+        exchange: (input) =>
+          Effect.flatMap(buildRequest(definition.path, codec, input), (request) =>
+            Effect.suspend(() => {
+              call.write(request)
+              return Effect.flatten(Queue.take(inbox))
+            })),
+        end: Effect.sync(() => call.end())
+      }
+      return session
+    })
+
+  return { unary, serverStream, duplex }
+}

@@ -1,0 +1,146 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Either, FastCheck as fc } from "effect"
+import { parseHcl } from "../../src/config/Hcl.js"
+import { hclDecode } from "../../src/config/HclDecode.js"
+import { hclSpec } from "../../src/config/HclSpec.js"
+import { readJobTask } from "../../src/config/JobTask.js"
+import { taskOptions } from "../../src/config/TaskConfig.js"
+
+// The original driver's redis example (anchor-roblox-driver.md §9, test 001), plus a DNS block.
+const redisJob = `
+job "redis" {
+  datacenters = ["dc1"]
+  group "redis-group" {
+    network {
+      dns {
+        servers  = ["127.0.0.1", "127.0.0.2"]
+        searches = ["internal.corp"]
+        options  = ["ndots:2"]
+      }
+    }
+    task "redis-task" {
+      driver = "containerd-driver"
+      user   = "redis"
+      config {
+        image    = "redis:alpine"
+        hostname = "foobar"
+        seccomp  = true
+        cwd      = "/home/redis"
+        sysctl = {
+          "net.core.somaxconn" = "16384"
+        }
+        mounts = [
+          {
+            type    = "bind"
+            target  = "/tmp/t1"
+            source  = "/tmp/s1"
+            options = ["rbind", "ro"]
+          }
+        ]
+        auth {
+          username = "u"   # a block, not an attribute
+          password = "p"
+        }
+      }
+      env { GREETING = "hello \${NOMAD_TASK_NAME}" }
+      resources {
+        cpu        = 500
+        memory     = 256
+        memory_max = 512
+      }
+    }
+  }
+}
+`
+
+// The same job in Nomad's JSON form (what `nomad job run -output` prints), config as jobspec2 stores it.
+const redisJson = JSON.stringify({
+  Job: {
+    ID: "redis",
+    TaskGroups: [{
+      Name: "redis-group",
+      Networks: [{ DNS: { Servers: ["127.0.0.1", "127.0.0.2"], Searches: ["internal.corp"], Options: ["ndots:2"] } }],
+      Tasks: [{
+        Name: "redis-task",
+        Driver: "containerd-driver",
+        User: "redis",
+        Config: {
+          image: "redis:alpine",
+          hostname: "foobar",
+          seccomp: true,
+          cwd: "/home/redis",
+          sysctl: [{ "net.core.somaxconn": "16384" }],
+          mounts: [{ type: "bind", target: "/tmp/t1", source: "/tmp/s1", options: ["rbind", "ro"] }],
+          auth: [{ username: "u", password: "p" }]
+        },
+        Env: { GREETING: "hello ${NOMAD_TASK_NAME}" },
+        Resources: { CPU: 500, MemoryMB: 256, MemoryMaxMB: 512 }
+      }]
+    }]
+  }
+})
+
+describe("reading the task from a job", () => {
+  it("finds the containerd-driver task of an HCL job with its env, user, resources and DNS", () => {
+    const task = Either.getOrThrow(readJobTask(redisJob))
+    expect(task).toMatchObject({
+      job: "redis",
+      group: "redis-group",
+      task: "redis-task",
+      user: "redis",
+      env: { GREETING: "hello ${NOMAD_TASK_NAME}" },
+      cpu: 500,
+      memoryMB: 256,
+      memoryMaxMB: 512,
+      dns: { servers: ["127.0.0.1", "127.0.0.2"], searches: ["internal.corp"], options: ["ndots:2"] }
+    })
+  })
+
+  it("reads the JSON job form to the same task, and both decode to the same config", () => {
+    const fromHcl = Either.getOrThrow(readJobTask(redisJob))
+    const fromJson = Either.getOrThrow(readJobTask(redisJson))
+    expect(fromJson).toEqual(fromHcl)
+    const spec = hclSpec(taskOptions)
+    expect(Either.getOrThrow(hclDecode(spec, fromHcl.config))).toEqual(Either.getOrThrow(hclDecode(spec, fromJson.config)))
+  })
+
+  it("accepts a bare config block", () => {
+    const task = Either.getOrThrow(readJobTask(`config {\n image = "busybox"\n args = ["sh"]\n}`))
+    expect(task.config).toEqual({ image: "busybox", args: ["sh"] })
+  })
+
+  it("says which task to choose when there are several", () => {
+    const two = `job "j" { group "g" {
+      task "a" { driver = "containerd-driver"\n config { image = "x" } }
+      task "b" { driver = "containerd-driver"\n config { image = "y" } } } }`
+    expect(readJobTask(two)).toEqual(Either.left('several containerd-driver tasks (a, b): choose one with --task'))
+    expect(Either.getOrThrow(readJobTask(two, "b")).config).toEqual({ image: "y" })
+  })
+
+  it("names the line of a syntax error", () => {
+    expect(readJobTask(`job "j" {\n  group "g" {\n    x = \n  }\n}`)).toEqual(Either.left("line 3: expected a value"))
+  })
+
+  it("refuses expressions it cannot evaluate, naming them", () => {
+    expect(readJobTask(`config {\n  image = var.image\n}`)).toEqual(Either.left('line 2: unsupported expression "var.image"'))
+  })
+
+  it("keeps interpolations verbatim and reads heredocs", () => {
+    const root = Either.getOrThrow(parseHcl(`a = "\${NOMAD_ALLOC_DIR}/x"\nb = <<-EOT\n    one\n      two\n    EOT\n`))
+    expect(root.body).toEqual({ a: "${NOMAD_ALLOC_DIR}/x", b: "one\n  two\n" })
+  })
+})
+
+describe("HCL values", () => {
+  const key = fc.stringMatching(/^[a-z][a-z0-9_]{0,8}$/)
+  const scalar = fc.oneof(fc.string(), fc.integer(), fc.boolean())
+  const render = (v: unknown): string =>
+    typeof v === "string" ? JSON.stringify(v).replace(/\$\{/g, "$${") : Array.isArray(v) ? `[${v.map(render).join(", ")}]` : String(v)
+
+  it.prop("attributes written as HCL read back as the same values", [fc.dictionary(key, fc.oneof(scalar, fc.array(scalar)))], ([body]) => {
+    const text = Object.entries(body).map(([k, v]) => `${k} = ${render(v)}`).join("\n")
+    const parsed = parseHcl(text)
+    expect(Either.isRight(parsed)).toBe(true)
+    expect(Either.getOrThrow(parsed).body).toEqual(body)
+  })
+})

@@ -1,0 +1,249 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Either, Option } from "effect"
+import * as fc from "fast-check"
+import * as Digest from "../../src/image/Digest.js"
+import * as Manifest from "../../src/image/Manifest.js"
+import * as Protocol from "../../src/image/RegistryProtocol.js"
+
+const bytes = (text: string) => new TextEncoder().encode(text)
+
+describe("endpointFor (host mapping and scheme)", () => {
+  it("maps docker.io to registry-1.docker.io over HTTPS", () => {
+    expect(Protocol.endpointFor("docker.io", [])).toEqual({ scheme: "https", host: "registry-1.docker.io" })
+  })
+  it("uses HTTPS for ordinary hosts", () => {
+    expect(Protocol.endpointFor("registry.example.com", [])).toEqual({ scheme: "https", host: "registry.example.com" })
+    expect(Protocol.endpointFor("10.1.2.3:5000", [])).toEqual({ scheme: "https", host: "10.1.2.3:5000" })
+  })
+  it("uses plain HTTP for loopback hosts, with or without a port", () => {
+    for (const host of ["localhost", "localhost:5000", "127.0.0.1:5000", "127.9.8.7", "[::1]:5000", "[::1]"]) {
+      expect(Protocol.endpointFor(host, []).scheme).toBe("http")
+    }
+    expect(Protocol.isLoopback("[0:0:0:0:0:0:0:1]:80")).toBe(true)
+    expect(Protocol.isLoopback("[::ffff:127.0.0.1]:80")).toBe(true)
+    expect(Protocol.isLoopback("128.0.0.1")).toBe(false)
+    expect(Protocol.isLoopback("localhost.example.com")).toBe(false)
+  })
+  it("uses plain HTTP for insecure_registries entries: host:port, bare host, IPv4 CIDR", () => {
+    const insecure = ["registry.internal:5000", "plain.example.com", "10.0.0.0/8", "http://scheme.example.com/"]
+    expect(Protocol.endpointFor("registry.internal:5000", insecure).scheme).toBe("http")
+    expect(Protocol.endpointFor("registry.internal:5001", insecure).scheme).toBe("https")
+    expect(Protocol.endpointFor("registry.internal", insecure).scheme).toBe("https")
+    expect(Protocol.endpointFor("plain.example.com:8443", insecure).scheme).toBe("http")
+    expect(Protocol.endpointFor("10.20.30.40:5000", insecure).scheme).toBe("http")
+    expect(Protocol.endpointFor("11.0.0.1:5000", insecure).scheme).toBe("https")
+    expect(Protocol.endpointFor("scheme.example.com", insecure).scheme).toBe("http")
+  })
+})
+
+describe("mayForwardAuthorization", () => {
+  const registry = new URL("https://registry.example.com")
+  it("keeps Authorization on the same scheme, host and port only", () => {
+    expect(Protocol.mayForwardAuthorization(registry, new URL("https://registry.example.com/v2/x"))).toBe(true)
+    expect(Protocol.mayForwardAuthorization(registry, new URL("https://registry.example.com:443/v2/x"))).toBe(true)
+    expect(Protocol.mayForwardAuthorization(registry, new URL("https://storage.example.com/blob"))).toBe(false)
+    expect(Protocol.mayForwardAuthorization(registry, new URL("https://registry.example.com:8443/v2/x"))).toBe(false)
+    expect(Protocol.mayForwardAuthorization(registry, new URL("http://registry.example.com/v2/x"))).toBe(false)
+  })
+})
+
+describe("parseChallenges", () => {
+  it("parses a Docker Hub bearer challenge", () => {
+    const [challenge] = Protocol.parseChallenges([
+      "Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\",scope=\"repository:library/alpine:pull\""
+    ])
+    expect(challenge).toEqual({
+      scheme: "bearer",
+      params: {
+        realm: "https://auth.docker.io/token",
+        service: "registry.docker.io",
+        scope: "repository:library/alpine:pull"
+      }
+    })
+  })
+  it("handles several challenges per header, case, spaces, commas in quotes and unquoted tokens", () => {
+    const challenges = Protocol.parseChallenges([
+      "BASIC realm=\"a, b\" , Bearer Realm=https://t.example.com/token, error=\"invalid_token\"",
+      "Negotiate"
+    ])
+    expect(challenges).toEqual([
+      { scheme: "basic", params: { realm: "a, b" } },
+      { scheme: "bearer", params: { realm: "https://t.example.com/token", error: "invalid_token" } },
+      { scheme: "negotiate", params: {} }
+    ])
+  })
+  it.prop("never throws on arbitrary header text", [fc.array(fc.string({ maxLength: 80 }), { maxLength: 3 })], ([values]) => {
+    expect(Array.isArray(Protocol.parseChallenges(values))).toBe(true)
+  })
+})
+
+describe("token requests and responses", () => {
+  const challenge: Protocol.Challenge = {
+    scheme: "bearer",
+    params: { realm: "https://auth.example.com/token?x=1", service: "reg", scope: "repository:a:pull repository:b:pull" }
+  }
+  it("merges the challenge's scopes with the pull scope, one parameter per scope", () => {
+    const scopes = Protocol.tokenScopes(challenge, "repository:a:pull")
+    expect(scopes).toEqual(["repository:a:pull", "repository:b:pull"])
+    const url = Option.getOrThrow(Protocol.tokenUrl(challenge, scopes))
+    expect(url.origin + url.pathname).toBe("https://auth.example.com/token")
+    expect(url.searchParams.get("service")).toBe("reg")
+    expect(url.searchParams.get("x")).toBe("1")
+    expect(url.searchParams.getAll("scope")).toEqual(["repository:a:pull", "repository:b:pull"])
+  })
+  it("refuses realms that are not http(s) URLs", () => {
+    expect(Protocol.tokenUrl({ scheme: "bearer", params: {} }, [])).toEqual(Option.none())
+    expect(Protocol.tokenUrl({ scheme: "bearer", params: { realm: "file:///etc/passwd" } }, [])).toEqual(Option.none())
+  })
+  it("accepts token or access_token, defaulting the lifetime to 60 s", () => {
+    expect(Protocol.parseTokenResponse("{\"token\":\"a\",\"expires_in\":300}")).toEqual(
+      Either.right({ token: "a", expiresInSeconds: 300 })
+    )
+    expect(Protocol.parseTokenResponse("{\"access_token\":\"b\"}")).toEqual(Either.right({ token: "b", expiresInSeconds: 60 }))
+    expect(Either.isLeft(Protocol.parseTokenResponse("{}"))).toBe(true)
+    expect(Either.isLeft(Protocol.parseTokenResponse("<html>"))).toBe(true)
+  })
+  it("expires tokens slightly before the server says", () => {
+    expect(Protocol.tokenExpiresAt(1_000, 60)).toBe(1_000 + 55_000)
+    expect(Protocol.tokenExpiresAt(0, 10)).toBe(9_000)
+  })
+})
+
+describe("failureFor (status → RegistryError)", () => {
+  const ctx = { subject: "127.0.0.1:5000/test/app:v1", host: "127.0.0.1:5000", kind: "manifest" } as const
+  const body = (code: string, message = "details") => Option.some({ code, message })
+
+  it("keeps the original driver's wording for access denied", () => {
+    const error = Protocol.failureFor(401, body("UNAUTHORIZED", "authentication required"), ctx)
+    expect(error.reason).toBe("Unauthorized")
+    expect(error.message).toBe(
+      "pull access denied, repository does not exist or may require authorization: 127.0.0.1:5000/test/app:v1: " +
+        "server message: unauthorized: authentication required"
+    )
+    expect(Protocol.failureFor(403, Option.none(), ctx).reason).toBe("Unauthorized")
+  })
+  it("distinguishes a missing tag from a missing repository", () => {
+    const tag = Protocol.failureFor(404, body("MANIFEST_UNKNOWN"), ctx)
+    expect(tag.reason).toBe("ManifestUnknown")
+    expect(tag.message).toBe("manifest unknown: 127.0.0.1:5000/test/app:v1")
+    const repo = Protocol.failureFor(404, body("NAME_UNKNOWN"), ctx)
+    expect(repo.reason).toBe("NotFound")
+    expect(repo.message).toContain("repository does not exist: 127.0.0.1:5000/test/app:v1")
+    expect(Protocol.failureFor(404, Option.none(), { ...ctx, kind: "blob" }).message).toContain("blob unknown")
+  })
+  it("treats rate limits and server errors as temporary", () => {
+    for (const status of [429, 500, 502, 503, 504]) {
+      const error = Protocol.failureFor(status, Option.none(), ctx)
+      expect(error.reason).toBe("Unreachable")
+      expect(error.recoverable).toBe(true)
+      expect(error.message).toContain("127.0.0.1:5000")
+      expect(error.message).toContain("temporary")
+    }
+  })
+  it("reports anything else as a protocol error naming host and subject", () => {
+    const error = Protocol.failureFor(418, Option.none(), ctx)
+    expect(error.reason).toBe("Protocol")
+    expect(error.recoverable).toBe(false)
+    expect(error.message).toContain("HTTP 418")
+    expect(error.message).toContain(ctx.subject)
+  })
+  it("maps socket errors to Unreachable and TLS errors to Protocol", () => {
+    const refused = Protocol.transportFailure("ECONNREFUSED", "connect ECONNREFUSED", "127.0.0.1:1", "x")
+    expect(refused.reason).toBe("Unreachable")
+    expect(Protocol.isRecoverable(refused)).toBe(true)
+    expect(refused.message).toContain("127.0.0.1:1")
+    expect(refused.message).toContain("temporary")
+    const tls = Protocol.transportFailure("DEPTH_ZERO_SELF_SIGNED_CERT", "self signed", "reg.example.com", "x")
+    expect(tls.reason).toBe("Protocol")
+    expect(tls.message).toContain("insecure_registries")
+  })
+})
+
+describe("mediaTypeOf / parseErrorBody", () => {
+  it("strips parameters", () => {
+    expect(Protocol.mediaTypeOf("application/vnd.oci.image.index.v1+json; charset=utf-8")).toBe(Manifest.MediaType.ociIndex)
+    expect(Protocol.mediaTypeOf(undefined)).toBe("")
+  })
+  it("reads the first registry error", () => {
+    expect(Protocol.parseErrorBody("{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest unknown\"}]}"))
+      .toEqual(Option.some({ code: "MANIFEST_UNKNOWN", message: "manifest unknown" }))
+    expect(Protocol.parseErrorBody("404 page not found")).toEqual(Option.none())
+  })
+})
+
+describe("Digest", () => {
+  const content = bytes("hello registry")
+  const digest = Digest.of(content)
+  const parsed = Option.getOrThrow(Digest.parse(digest))
+
+  it("parses supported digests only", () => {
+    expect(Option.isSome(Digest.parse(`sha512:${"a".repeat(128)}`))).toBe(true)
+    expect(Option.isNone(Digest.parse(`sha256:${"A".repeat(64)}`))).toBe(true)
+    expect(Option.isNone(Digest.parse(`md5:${"a".repeat(32)}`))).toBe(true)
+    expect(Digest.isWellFormed(`md5:${"a".repeat(32)}`)).toBe(true)
+  })
+  it("verifies content in chunks", () => {
+    const v = Digest.verifier(parsed, content.length)
+    expect(v.update(content.subarray(0, 5))).toEqual(Option.none())
+    expect(v.update(content.subarray(5))).toEqual(Option.none())
+    expect(v.finish()).toEqual({ _tag: "Match" })
+  })
+  it("reports overruns as soon as they happen and short or altered content at the end", () => {
+    const over = Digest.verifier(parsed, content.length - 1)
+    expect(over.update(content)._tag).toBe("Some")
+    expect(Digest.verify(content.subarray(1), parsed, content.length)._tag).toBe("SizeMismatch")
+    const altered = Uint8Array.from(content)
+    altered[0] = altered[0]! ^ 1
+    expect(Digest.verify(altered, parsed, content.length)._tag).toBe("DigestMismatch")
+  })
+  it.prop("any split of the content verifies", [fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(300), { maxLength: 5 })], ([data, cuts]) => {
+    const expected = Option.getOrThrow(Digest.parse(Digest.of(data)))
+    const v = Digest.verifier(expected, data.length)
+    const points = [...new Set([0, ...cuts.map((c) => c % (data.length + 1)), data.length])].sort((a, b) => a - b)
+    for (let i = 1; i < points.length; i++) v.update(data.subarray(points[i - 1]!, points[i]!))
+    expect(v.finish()).toEqual({ _tag: "Match" })
+  })
+})
+
+describe("Manifest decoding", () => {
+  const layer = { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: `sha256:${"1".repeat(64)}`, size: 3 }
+  const manifestJson = {
+    schemaVersion: 2,
+    mediaType: Manifest.MediaType.ociManifest,
+    config: { mediaType: Manifest.MediaType.ociConfig, digest: `sha256:${"2".repeat(64)}`, size: 2 },
+    layers: [layer]
+  }
+  const indexJson = {
+    schemaVersion: 2,
+    mediaType: Manifest.MediaType.ociIndex,
+    manifests: [{ ...layer, mediaType: Manifest.MediaType.ociManifest, platform: { os: "linux", architecture: "amd64" } }]
+  }
+  const desc = (mediaType: string, value: unknown): Manifest.Descriptor => {
+    const data = bytes(JSON.stringify(value))
+    return { mediaType, digest: Digest.of(data), size: data.length }
+  }
+
+  it("decodes manifests and indexes", () => {
+    const m = Manifest.decodeManifest(bytes(JSON.stringify(manifestJson)), desc(Manifest.MediaType.ociManifest, manifestJson))
+    expect(Either.isRight(m) && m.right.layers.length).toBe(1)
+    const i = Manifest.decodeIndex(bytes(JSON.stringify(indexJson)), desc(Manifest.MediaType.ociIndex, indexJson))
+    expect(Either.isRight(i) && i.right.manifests[0]?.platform?.architecture).toBe("amd64")
+  })
+  it("rejects a manifest served as an index and vice versa, and mismatched embedded media types", () => {
+    expect(Either.isLeft(Manifest.decodeIndex(bytes(JSON.stringify(manifestJson)), desc(Manifest.MediaType.ociManifest, manifestJson)))).toBe(true)
+    expect(Either.isLeft(Manifest.decodeManifest(bytes(JSON.stringify(indexJson)), desc(Manifest.MediaType.ociIndex, indexJson)))).toBe(true)
+    const mismatch = Manifest.decodeManifest(
+      bytes(JSON.stringify(manifestJson)),
+      desc(Manifest.MediaType.dockerManifest, manifestJson)
+    )
+    expect(Either.isLeft(mismatch) && mismatch.left.reason).toBe("MediaTypeMismatch")
+  })
+  it("sniffs media types of bodies served without a useful Content-Type", () => {
+    expect(Manifest.sniffMediaType(bytes(JSON.stringify(manifestJson)))).toBe(Manifest.MediaType.ociManifest)
+    expect(Manifest.sniffMediaType(bytes(JSON.stringify({ ...indexJson, mediaType: undefined })))).toBe(Manifest.MediaType.ociIndex)
+    expect(Manifest.sniffMediaType(bytes(JSON.stringify({ schemaVersion: 1, fsLayers: [] })))).toBe(
+      Manifest.MediaType.dockerSchema1Manifest
+    )
+    expect(Manifest.sniffMediaType(bytes("nope"))).toBeUndefined()
+  })
+})

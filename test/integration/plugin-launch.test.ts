@@ -51,7 +51,9 @@ const kill = async (plugin: Launched) => {
 
 /** Every stderr line is an hclog JSON record Nomad re-logs at its level. */
 const expectHclogStderr = (plugin: Launched) => {
-  for (const line of plugin.stderr().split("\n").filter((l) => l !== "")) {
+  const lines = plugin.stderr().split("\n").filter((l) => l !== "")
+  expect(lines.length).toBeGreaterThan(0)
+  for (const line of lines) {
     const record = JSON.parse(line)
     expect(record["@timestamp"]).toMatch(hclogTimestamp)
     expect(["trace", "debug", "info", "warn", "error"]).toContain(record["@level"])
@@ -72,7 +74,7 @@ const configSchema = async (plugin: Launched): Promise<Spec> => (await unary(plu
 
 describe("launched as Nomad launches it", () => {
   it("fingerprint instance: PluginInfo, ConfigSchema, then Shutdown; exits within 2 s, socket removed", async () => {
-    const plugin = await start()
+    const plugin = await start(nomadEnv({ CONTAINERD_DRIVER_LOG_LEVEL: "debug" }))
     expect(plugin.handshake).toMatch(/^1\|2\|unix\|\/.+\|grpc\|$/)
     const health = await unary(plugin.health, plugin.health.check, { service: "plugin" })
     expect(health.status).toBe(HealthCheckResponse_ServingStatus.SERVING)
@@ -106,7 +108,7 @@ describe("launched as Nomad launches it", () => {
   })
 
   it("long-lived instance: SetConfig, Init, Fingerprint, TaskEvents, TaskConfigSchema, Capabilities, Shutdown", async () => {
-    const plugin = await start()
+    const plugin = await start(nomadEnv({ CONTAINERD_DRIVER_LOG_LEVEL: "debug" }))
     const bytes = encodeLikeNomad(await configSchema(plugin), { containerd_address: containerdAddress })
     await unary(plugin.base, plugin.base.setConfig, {
       msgpackConfig: Buffer.from(bytes),

@@ -21,7 +21,7 @@ import * as VersionPb from "../src/gen/github.com/containerd/containerd/api/serv
 import type { Envelope } from "../src/gen/github.com/containerd/containerd/api/types/event.js"
 import { Empty } from "../src/gen/google/protobuf/empty.js"
 import * as HealthPb from "../src/gen/grpc/health/v1/health.js"
-import type { ContainerdError } from "./containerd/ContainerdError.js"
+import { clientError, type ContainerdError } from "./containerd/ContainerdError.js"
 import { type WriteBlobOptions, type WriteBlobResult, writeBlob } from "./containerd/contentWrite.js"
 import { type ContainerdDescription, describeFrom, type LeaseOptions, makeWithLease } from "./containerd/derived.js"
 import { blockingCall, globalCall, makeRpc, namespacedCall, type ServerStream, type Unary } from "./containerd/rpc.js"
@@ -62,6 +62,7 @@ export interface IntrospectionApi {
   readonly pluginInfo: Unary<IntrospectionPb.PluginInfoRequest, IntrospectionPb.PluginInfoResponse>
 }
 
+/** Namespace records (global); calls carry the current namespace header, which containerd uses for events. */
 export interface NamespacesApi {
   readonly get: Unary<NamespacesPb.GetNamespaceRequest, NamespacesPb.GetNamespaceResponse>
   readonly list: Unary<NamespacesPb.ListNamespacesRequest, NamespacesPb.ListNamespacesResponse>
@@ -154,6 +155,7 @@ export interface TasksApi {
 }
 
 export interface EventsApi {
+  /** Publishes into the current namespace; `event` is required (checked here, see make). */
   readonly publish: Unary<EventsPb.PublishRequest, Empty>
   readonly forward: Unary<EventsPb.ForwardRequest, Empty>
   /** Not namespaced: sees every namespace unless filtered with `namespace==X`. Never ends by itself. */
@@ -233,13 +235,15 @@ export const make = (options: ContainerdOptions): Effect.Effect<ContainerdServic
       pluginInfo: unary(I.pluginInfo, IntrospectionPb.PluginInfoRequest, globalCall)
     }
 
+    // Namespace records are global, but Create/Update/Delete publish an event, which needs a namespace
+    // header (without one containerd creates the namespace and still answers "namespace is required").
     const N = NamespacesPb.NamespacesService
     const namespaces: NamespacesApi = {
-      get: unary(N.get, NamespacesPb.GetNamespaceRequest, globalCall),
-      list: unary(N.list, NamespacesPb.ListNamespacesRequest, globalCall),
-      create: unary(N.create, NamespacesPb.CreateNamespaceRequest, globalCall),
-      update: unary(N.update, NamespacesPb.UpdateNamespaceRequest, globalCall),
-      delete: unary(N.delete, NamespacesPb.DeleteNamespaceRequest, globalCall)
+      get: unary(N.get, NamespacesPb.GetNamespaceRequest, namespacedCall),
+      list: unary(N.list, NamespacesPb.ListNamespacesRequest, namespacedCall),
+      create: unary(N.create, NamespacesPb.CreateNamespaceRequest, namespacedCall),
+      update: unary(N.update, NamespacesPb.UpdateNamespaceRequest, namespacedCall),
+      delete: unary(N.delete, NamespacesPb.DeleteNamespaceRequest, namespacedCall)
     }
 
     const L = LeasesPb.LeasesService
@@ -328,9 +332,18 @@ export const make = (options: ContainerdOptions): Effect.Effect<ContainerdServic
     }
 
     const E = EventsPb.EventsService
+    const publish = unary(E.publish, EventsPb.PublishRequest, namespacedCall)
+    const forward = unary(E.forward, EventsPb.ForwardRequest, namespacedCall)
     const events: EventsApi = {
-      publish: unary(E.publish, EventsPb.PublishRequest, namespacedCall),
-      forward: unary(E.forward, EventsPb.ForwardRequest, namespacedCall),
+      // containerd 1.6 dereferences the event without checking it (a nil event crashes the daemon).
+      publish: (request) =>
+        request.event === undefined
+          ? Effect.fail(clientError("InvalidArgument", "Events.Publish", "an event payload is required"))
+          : publish(request),
+      forward: (request) =>
+        request.envelope?.event === undefined
+          ? Effect.fail(clientError("InvalidArgument", "Events.Forward", "an envelope with an event payload is required"))
+          : forward(request),
       subscribe: serverStream(E.subscribe, EventsPb.SubscribeRequest, { namespaced: false, deadline: false })
     }
 

@@ -73,15 +73,21 @@ export interface RpcOptions {
 export const makeRpc = (options: RpcOptions): Rpc => {
   const { address, client } = options
 
-  const metadataFor = (kind: CallKind): Effect.Effect<grpc.Metadata> =>
-    Effect.map(resolveCallContext(options.defaultNamespace), ({ lease, namespace }) => {
-      const metadata = new grpc.Metadata()
-      if (kind.namespaced) {
-        metadata.set("containerd-namespace", namespace)
-        if (Option.isSome(lease)) metadata.set("containerd-lease", lease.value)
-      }
-      return metadata
-    })
+  const metadataFor = (path: string, kind: CallKind): Effect.Effect<grpc.Metadata, ContainerdError> =>
+    Effect.flatMap(resolveCallContext(options.defaultNamespace), ({ lease, namespace }) =>
+      Effect.try({
+        try: () => {
+          const metadata = new grpc.Metadata()
+          if (kind.namespaced) {
+            metadata.set("containerd-namespace", namespace)
+            if (Option.isSome(lease)) metadata.set("containerd-lease", lease.value)
+          }
+          return metadata
+        },
+        // grpc-js refuses header values outside printable ASCII.
+        catch: (cause) =>
+          clientError("InvalidArgument", shortMethodName(path), `invalid namespace or lease id: ${String(cause)}`, cause)
+      }))
 
   const callOptions = (kind: CallKind): grpc.CallOptions =>
     kind.deadline ? { deadline: Date.now() + Duration.toMillis(options.callTimeout) } : {}
@@ -98,7 +104,7 @@ export const makeRpc = (options: RpcOptions): Rpc => {
   const unary = <I, O>(definition: MethodDefinition<I, O>, codec: RequestCodec<I>, kind: CallKind): Unary<I, O> =>
   (input) =>
     Effect.flatMap(
-      Effect.zip(buildRequest(definition.path, codec, input), metadataFor(kind)),
+      Effect.zip(buildRequest(definition.path, codec, input), metadataFor(definition.path, kind)),
       ([request, metadata]) =>
         Effect.async<O, ContainerdError>((resume) => {
           const call = client.makeUnaryRequest(
@@ -129,7 +135,7 @@ export const makeRpc = (options: RpcOptions): Rpc => {
     Stream.unwrapScoped(
       Effect.gen(function*() {
         const request = yield* buildRequest(definition.path, codec, input)
-        const metadata = yield* metadataFor(kind)
+        const metadata = yield* metadataFor(definition.path, kind)
         const call = yield* Effect.acquireRelease(
           Effect.sync(() => {
             const call = client.makeServerStreamRequest(
@@ -156,7 +162,7 @@ export const makeRpc = (options: RpcOptions): Rpc => {
     codec: RequestCodec<I>
   ): Effect.Effect<DuplexSession<I, O>, ContainerdError, Scope.Scope> =>
     Effect.gen(function*() {
-      const metadata = yield* metadataFor(namespacedCall)
+      const metadata = yield* metadataFor(definition.path, namespacedCall)
       const inbox = yield* Queue.unbounded<Exit.Exit<O, ContainerdError>>()
       const method = shortMethodName(definition.path)
       let finished = false

@@ -1,0 +1,159 @@
+// The Containerd layer against a real containerd (CONTAINERD_ADDRESS, default /run/containerd/containerd.sock):
+// the shared contract (also run against FakeContainerd), plus what only a real daemon shows: version, describe,
+// an unreachable socket, and reconnecting after containerd restarts. Needs root; fails (never skips) when
+// containerd is not reachable.
+import { it } from "@effect/vitest"
+import { type ChildProcess, spawn } from "node:child_process"
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Duration, Effect, Option, Schedule } from "effect"
+import { beforeAll, describe, expect } from "vitest"
+import type { Mount } from "../../src/gen/github.com/containerd/containerd/api/types/mount.js"
+import { compareVersions, parseVersion } from "../../src/containerd/version.js"
+import { Containerd, layer } from "../../layers/Containerd.js"
+import { containerdContract, inTestNamespace } from "../support/containerdContract.js"
+import { integrationEnv, setupHint } from "./env.js"
+
+const address = integrationEnv.containerdAddress
+const realLayer = () => layer({ address, namespace: "containerd-driver-test" })
+
+beforeAll(async () => {
+  const reachable = await Effect.runPromise(
+    Effect.flatMap(Containerd, (cd) => cd.version).pipe(Effect.either, Effect.provide(realLayer()))
+  )
+  if (reachable._tag === "Left") {
+    throw new Error(`${reachable.left.message}\nThe containerd integration tests need a running containerd: ${setupHint}`)
+  }
+})
+
+// The native snapshotter's mount is a plain host directory: a static busybox in it is a complete rootfs.
+const prepareRootfs = (mounts: ReadonlyArray<Mount>) =>
+  Effect.sync(() => {
+    const source = mounts[0]?.source ?? ""
+    copyFileSync("/bin/busybox", join(source, "busybox"))
+    chmodSync(join(source, "busybox"), 0o755)
+  })
+
+containerdContract("real containerd", realLayer, { prepareRootfs })
+
+describe("real containerd", () => {
+  it.live("Version returns a version that parses", () =>
+    inTestNamespace(realLayer(), () =>
+      Effect.gen(function*() {
+        const cd = yield* Containerd
+        const { revision, version } = yield* cd.version
+        const parsed = Option.getOrThrow(parseVersion(version))
+        expect(parsed.major).toBeGreaterThanOrEqual(1)
+        expect(compareVersions(parsed, { major: 1, minor: 6, patch: 0 })).toBeGreaterThanOrEqual(0)
+        expect(revision).not.toBe("")
+      })
+    ))
+
+  it.live("describe lists the snapshotters, the runc v2 runtime and whether Transfer exists", () =>
+    inTestNamespace(realLayer(), () =>
+      Effect.gen(function*() {
+        const cd = yield* Containerd
+        const description = yield* cd.describe
+        expect(description.version).not.toBe("")
+        expect(description.serving).toBe(true)
+        const byId = new Map(description.snapshotters.map((s) => [s.id, s]))
+        expect(byId.get("overlayfs")?.ok).toBe(true)
+        expect(byId.get("native")).toEqual({ id: "native", ok: true })
+        // devmapper is never configured on the test hosts: it is listed with its init error.
+        const devmapper = byId.get("devmapper")
+        if (devmapper !== undefined) {
+          expect(devmapper.ok).toBe(false)
+          expect(devmapper.error).toBeTruthy()
+        }
+        expect(description.runtimes).toContain("io.containerd.runc.v2")
+        const version = Option.getOrThrow(parseVersion(description.version))
+        // Transfer arrived in 1.7 and is loaded by default there.
+        expect(description.hasTransfer).toBe(compareVersions(version, { major: 1, minor: 7, patch: 0 }) >= 0)
+      })
+    ))
+
+  it.live("a missing socket fails quickly with Unavailable naming the socket path", () =>
+    Effect.gen(function*() {
+      const missing = join(tmpdir(), `no-containerd-${process.pid}.sock`)
+      const started = Date.now()
+      const error = yield* Effect.flip(Effect.flatMap(Containerd, (cd) => cd.version))
+      expect(Date.now() - started).toBeLessThan(2_000)
+      expect(error.reason).toBe("Unavailable")
+      expect(error.unreachable).toBe(true)
+      expect(error.message).toContain(`containerd is not reachable at ${missing}`)
+      expect(error.message).toContain("does not exist")
+      const namespaced = yield* Effect.flip(Effect.flatMap(Containerd, (cd) => cd.containers.list({})))
+      expect(namespaced.reason).toBe("Unavailable")
+      return yield* Effect.void
+    }).pipe(Effect.provide(layer({ address: join(tmpdir(), `no-containerd-${process.pid}.sock`), namespace: "x" }))))
+
+  it.live("a path that is not a socket fails with Unavailable naming the path", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.flatMap(Containerd, (cd) => cd.version))
+      expect(error.reason).toBe("Unavailable")
+      expect(error.unreachable).toBe(true)
+      expect(error.message).toContain("containerd is not reachable at /proc/version")
+    }).pipe(Effect.provide(layer({ address: "/proc/version", namespace: "x" }))))
+
+  describe("with a private containerd that restarts", () => {
+    // A second daemon with its own root, state and socket, so restarting it cannot disturb other tests.
+    let dir = ""
+    let daemon: ChildProcess | undefined
+    const socket = () => join(dir, "containerd.sock")
+    const startDaemon = () => {
+      daemon = spawn("containerd", ["--config", join(dir, "config.toml")], { stdio: "ignore" })
+    }
+    const stopDaemon = () =>
+      new Promise<void>((resolve) => {
+        const current = daemon
+        daemon = undefined
+        if (current === undefined || current.exitCode !== null) return resolve()
+        current.once("exit", () => resolve())
+        current.kill("SIGTERM")
+      })
+
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), "cd-restart-"))
+      writeFileSync(
+        join(dir, "config.toml"),
+        [
+          "version = 2",
+          `root = "${dir}/root"`,
+          `state = "${dir}/state"`,
+          "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]",
+          "[grpc]",
+          `  address = "${dir}/containerd.sock"`,
+          "[ttrpc]",
+          `  address = "${dir}/containerd.sock.ttrpc"`
+        ].join("\n")
+      )
+      return async () => {
+        await stopDaemon()
+        rmSync(dir, { recursive: true, force: true })
+      }
+    })
+
+    it.live("calls fail with Unavailable while containerd is down and succeed again after it restarts", () =>
+      Effect.gen(function*() {
+        const cd = yield* Containerd
+        const untilUp = Schedule.spaced("100 millis").pipe(Schedule.upTo(Duration.seconds(20)))
+        startDaemon()
+        yield* cd.version.pipe(Effect.retry(untilUp))
+        yield* Effect.promise(stopDaemon)
+        const down = yield* Effect.flip(cd.version)
+        expect(down.reason).toBe("Unavailable")
+        expect(down.unreachable).toBe(true)
+        startDaemon()
+        // The same client (one channel) reconnects by itself; grpc-js's reconnect backoff is capped at 5 s.
+        const started = Date.now()
+        const version = yield* cd.version.pipe(
+          Effect.retry({ schedule: untilUp, while: (error) => error.reason === "Unavailable" })
+        )
+        expect(version.version).not.toBe("")
+        expect(Date.now() - started).toBeLessThan(15_000)
+        const { leases } = yield* cd.leases.list({})
+        expect(leases).toEqual([])
+      }).pipe(Effect.provide(layer({ address: socket(), namespace: "restart-test" }))), 60_000)
+  })
+})

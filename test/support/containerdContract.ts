@@ -1,0 +1,479 @@
+// The observable rules of the Containerd service that both the real daemon (test/integration/containerd.test.ts)
+// and FakeContainerd (test/unit/fake-containerd.test.ts) must follow. Every case runs in a fresh, unique namespace
+// and removes what it created.
+import { it } from "@effect/vitest"
+import { createHash, randomBytes } from "node:crypto"
+import { Chunk, Deferred, Effect, Either, Exit, Fiber, type Layer, Option, Schedule, Stream } from "effect"
+import { describe, expect } from "vitest"
+import { Options as RuncOptions } from "../../src/gen/github.com/containerd/containerd/api/types/runc/options/oci.js"
+import { Kind } from "../../src/gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots.js"
+import type { Mount } from "../../src/gen/github.com/containerd/containerd/api/types/mount.js"
+import { Status } from "../../src/gen/github.com/containerd/containerd/api/types/task/task.js"
+import { AnyTypes, pack, unpack } from "../../src/containerd/any.js"
+import { Containerd, type ContainerdError, inLease, inNamespace } from "../../layers/Containerd.js"
+
+export const uniqueNamespace = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`
+
+export const sha256 = (bytes: Uint8Array): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`
+
+const snapshotter = "native"
+
+/** Deletes everything a test may have left in the current namespace, then the namespace itself. */
+export const cleanupNamespace = (namespace: string): Effect.Effect<void, never, Containerd> =>
+  Effect.gen(function*() {
+    const cd = yield* Containerd
+    const { containers } = yield* cd.containers.list({})
+    for (const container of containers) {
+      yield* cd.tasks.kill({ containerId: container.id, signal: 9, all: true }).pipe(Effect.ignore)
+      yield* cd.tasks.delete({ containerId: container.id }).pipe(Effect.ignore)
+      yield* cd.containers.delete({ id: container.id }).pipe(Effect.ignore)
+    }
+    const { images } = yield* cd.images.list({})
+    for (const image of images) yield* cd.images.delete({ name: image.name }).pipe(Effect.ignore)
+    // Children before parents: repeat until nothing is left or nothing more can be removed.
+    for (let round = 0; round < 10; round++) {
+      const infos = Chunk.toReadonlyArray(yield* Stream.runCollect(cd.snapshots.list({ snapshotter }))).flatMap((r) => r.info)
+      if (infos.length === 0) break
+      for (const info of infos) yield* cd.snapshots.remove({ snapshotter, key: info.name }).pipe(Effect.ignore)
+    }
+    const { leases } = yield* cd.leases.list({})
+    for (const lease of leases) yield* cd.leases.delete({ id: lease.id }).pipe(Effect.ignore)
+    const blobs = Chunk.toReadonlyArray(yield* Stream.runCollect(cd.content.list({}))).flatMap((r) => r.info)
+    for (const blob of blobs) yield* cd.content.delete({ digest: blob.digest }).pipe(Effect.ignore)
+    const { statuses } = yield* cd.content.listStatuses({})
+    for (const status of statuses) yield* cd.content.abort({ ref: status.ref }).pipe(Effect.ignore)
+    yield* cd.namespaces.delete({ name: namespace }).pipe(Effect.ignore)
+  }).pipe(
+    inNamespace(namespace),
+    Effect.catchAll((error) => Effect.logWarning(`cleanup of namespace ${namespace} failed: ${error.message}`))
+  )
+
+/**
+ * Runs `body` in a unique namespace against the layer and cleans the namespace up afterwards. The body runs
+ * inside a lease: a shared daemon garbage-collects unreferenced content and snapshots at any time (whenever
+ * anyone's lease or image goes away), which would otherwise remove what a test just created.
+ */
+export const inTestNamespace = <A, E>(
+  layer: Layer.Layer<Containerd>,
+  body: (namespace: string) => Effect.Effect<A, E, Containerd>
+): Effect.Effect<A, E | ContainerdError> => {
+  const namespace = uniqueNamespace("cdtest")
+  const leased = Effect.scoped(
+    Effect.flatMap(Containerd, (cd) => cd.withLease({ id: "contract-test" })).pipe(
+      Effect.flatMap((lease) => body(namespace).pipe(inLease(lease.id)))
+    )
+  )
+  return Effect.acquireUseRelease(
+    Effect.void,
+    () => leased.pipe(inNamespace(namespace)),
+    () => cleanupNamespace(namespace)
+  ).pipe(Effect.provide(layer))
+}
+
+const failure = <A>(effect: Effect.Effect<A, ContainerdError, Containerd>) => Effect.flip(effect)
+
+const leaseIds = Effect.flatMap(Containerd, (cd) => cd.leases.list({})).pipe(Effect.map((r) => r.leases.map((l) => l.id)))
+
+const specJson = { ociVersion: "1.0.2-dev", process: { args: ["/bin/true"], cwd: "/" }, root: { path: "rootfs" } }
+
+/** A runc-valid spec running `args` from a rootfs that holds a static busybox at /busybox. */
+export const busyboxSpec = (namespace: string, id: string, args: ReadonlyArray<string>) => ({
+  ociVersion: "1.0.2-dev",
+  process: { terminal: false, user: { uid: 0, gid: 0 }, args, env: ["PATH=/"], cwd: "/" },
+  root: { path: "rootfs" },
+  hostname: id,
+  mounts: [{ destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] }],
+  linux: {
+    cgroupsPath: `/containerd-driver-test/${namespace}-${id}`,
+    namespaces: [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "network" }]
+  }
+})
+
+export interface ContractHooks {
+  /** Makes a snapshot usable as a busybox rootfs (the real daemon needs the binary; the fake needs nothing). */
+  readonly prepareRootfs: (mounts: ReadonlyArray<Mount>) => Effect.Effect<void>
+}
+
+export const containerdContract = (
+  name: string,
+  layer: () => Layer.Layer<Containerd>,
+  hooks: ContractHooks = { prepareRootfs: () => Effect.void }
+): void => {
+  describe(`${name}: Containerd contract`, () => {
+    const run = <A, E>(body: (namespace: string) => Effect.Effect<A, E, Containerd>) => inTestNamespace(layer(), body)
+
+    it.live("Containers.Get of a missing id fails with NotFound", () =>
+      run(() =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const error = yield* failure(cd.containers.get({ id: "does-not-exist" }))
+          expect(error._tag).toBe("ContainerdError")
+          expect(error.reason).toBe("NotFound")
+          expect(error.method).toBe("Containers.Get")
+          expect(error.unreachable).toBe(false)
+          expect(error.message).toContain("not found")
+        })
+      ))
+
+    it.live("an invalid namespace name fails with InvalidArgument", () =>
+      run(() =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const error = yield* failure(cd.containers.list({}).pipe(inNamespace("not a valid namespace!")))
+          expect(error.reason).toBe("InvalidArgument")
+          const nonAscii = yield* failure(cd.containers.list({}).pipe(inNamespace("nämespace")))
+          expect(nonAscii.reason).toBe("InvalidArgument")
+        })
+      ))
+
+    it.live("the namespace header scopes objects: a lease is listed in its namespace only", () =>
+      run((namespace) =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const id = `lease-${randomBytes(4).toString("hex")}`
+          yield* cd.leases.create({ id, labels: { test: "namespace" } })
+          expect(yield* leaseIds).toContain(id)
+          const other = `${namespace}-other`
+          const elsewhere = yield* Effect.ensuring(leaseIds.pipe(inNamespace(other)), cleanupNamespace(other))
+          expect(elsewhere).not.toContain(id)
+          yield* cd.leases.delete({ id })
+          expect(yield* leaseIds).not.toContain(id)
+        })
+      ))
+
+    it.live("containers: create stores the spec and runtime Any, a second create fails with AlreadyExists", () =>
+      run(() =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const spec = Either.getOrThrow(pack(AnyTypes.Spec, specJson))
+          const options = Either.getOrThrow(pack(AnyTypes.RuncOptions, RuncOptions.fromPartial({ binaryName: "runc" })))
+          const container = { id: "c1", image: "example/image:1", labels: { a: "b" }, spec, runtime: { name: "io.containerd.runc.v2", options } }
+          yield* cd.containers.create({ container })
+          const again = yield* failure(cd.containers.create({ container }))
+          expect(again.reason).toBe("AlreadyExists")
+          const got = (yield* cd.containers.get({ id: "c1" })).container
+          expect(got?.labels).toEqual({ a: "b" })
+          expect(got?.runtime?.name).toBe("io.containerd.runc.v2")
+          expect(got?.runtime?.options?.typeUrl).toBe("containerd.runc.v1.Options")
+          expect(Either.getOrThrow(unpack(AnyTypes.RuncOptions, got?.runtime?.options)).binaryName).toBe("runc")
+          expect(got?.spec?.typeUrl).toBe("types.containerd.io/opencontainers/runtime-spec/1/Spec")
+          expect(Either.getOrThrow(unpack(AnyTypes.Spec, got?.spec))).toEqual(specJson)
+          yield* cd.containers.delete({ id: "c1" })
+          expect((yield* failure(cd.containers.get({ id: "c1" }))).reason).toBe("NotFound")
+          expect((yield* failure(cd.containers.delete({ id: "c1" }))).reason).toBe("NotFound")
+        })
+      ))
+
+    it.live("containers: create without a spec fails with InvalidArgument", () =>
+      run(() =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const error = yield* failure(cd.containers.create({ container: { id: "c2", runtime: { name: "io.containerd.runc.v2" } } }))
+          expect(error.reason).toBe("InvalidArgument")
+        })
+      ))
+
+    it.live("tasks of a missing container are NotFound", () =>
+      run(() =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          expect((yield* failure(cd.tasks.get({ containerId: "nope" }))).reason).toBe("NotFound")
+          expect((yield* failure(cd.tasks.kill({ containerId: "nope", signal: 15 }))).reason).toBe("NotFound")
+          expect((yield* failure(cd.tasks.create({ containerId: "nope" }))).reason).toBe("NotFound")
+        })
+      ))
+
+    it.live("content: write a blob in several chunks, Info and Read show it, rewriting reports alreadyExists", () =>
+      run(() =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          // 2.5 MiB in uneven pieces: exercises re-chunking into ≤1 MiB WRITE messages.
+          const blob = randomBytes((5 << 20) / 2)
+          const digest = sha256(blob)
+          const pieces = [blob.subarray(0, 1000), blob.subarray(1000, 1_500_000), blob.subarray(1_500_000)]
+          const written = yield* cd.content.write({
+            ref: `test-${digest}`,
+            expected: digest,
+            total: blob.length,
+            labels: { "containerd-driver.test": "yes" },
+            data: Stream.fromIterable(pieces)
+          })
+          expect(written).toEqual({ digest, size: BigInt(blob.length), alreadyExists: false })
+          const info = (yield* cd.content.info({ digest })).info
+          expect(info?.size).toBe(BigInt(blob.length))
+          expect(info?.labels).toEqual({ "containerd-driver.test": "yes" })
+          const read = yield* Stream.runCollect(cd.content.read({ digest }))
+          expect(Buffer.concat(Chunk.toReadonlyArray(read).map((r) => r.data)).equals(blob)).toBe(true)
+          const again = yield* cd.content.write({ ref: `test2-${digest}`, expected: digest, total: blob.length, data: Stream.make(blob) })
+          expect(again.alreadyExists).toBe(true)
+          const { statuses } = yield* cd.content.listStatuses({})
+          expect(statuses.map((s) => s.ref)).toEqual([])
+        })
+      ))
+
+    it.live("content: a wrong digest or size fails with FailedPrecondition and leaves no ingest", () =>
+      run(() =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const blob = Buffer.from("hello, containerd")
+          const wrongDigest = sha256(Buffer.from("something else"))
+          const badDigest = yield* failure(
+            cd.content.write({ ref: "bad-digest", expected: wrongDigest, total: blob.length, data: Stream.make(blob) })
+          )
+          expect(badDigest.reason).toBe("FailedPrecondition")
+          expect(badDigest.method).toBe("Content.Write")
+          const badSize = yield* failure(
+            cd.content.write({ ref: "bad-size", expected: sha256(blob), total: blob.length + 1, data: Stream.make(blob) })
+          )
+          expect(badSize.reason).toBe("FailedPrecondition")
+          const { statuses } = yield* cd.content.listStatuses({})
+          expect(statuses.map((s) => s.ref)).toEqual([])
+          expect((yield* failure(cd.content.info({ digest: wrongDigest }))).reason).toBe("NotFound")
+          expect((yield* failure(cd.content.info({ digest: sha256(blob) }))).reason).toBe("NotFound")
+        })
+      ))
+
+    it.live("content: a failing source stream aborts the ingest and surfaces the source error", () =>
+      run(() =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const blob = randomBytes(4096)
+          const result = yield* Effect.flip(
+            cd.content.write({
+              ref: "source-fails",
+              expected: sha256(blob),
+              total: blob.length,
+              data: Stream.make(blob.subarray(0, 100)).pipe(Stream.concat(Stream.fail("download broke" as const)))
+            })
+          )
+          expect(result).toBe("download broke")
+          const { statuses } = yield* cd.content.listStatuses({})
+          expect(statuses.map((s) => s.ref)).toEqual([])
+        })
+      ))
+
+    it.live("content: interrupting a write in progress aborts the ingest", () =>
+      run(() =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const firstChunkWritten = yield* Deferred.make<void>()
+          const data = Stream.make(randomBytes(1 << 20)).pipe(
+            // Pulled only after the first (full 1 MiB) WRITE was answered.
+            Stream.concat(Stream.fromEffect(Effect.zipRight(Deferred.succeed(firstChunkWritten, undefined), Effect.never)))
+          )
+          const writer = yield* Effect.fork(
+            cd.content.write({ ref: "interrupted", expected: sha256(Buffer.from("x")), total: 2 << 20, data })
+          )
+          yield* Deferred.await(firstChunkWritten)
+          const during = (yield* cd.content.listStatuses({})).statuses
+          expect(during.map((s) => [s.ref, s.offset])).toEqual([["interrupted", BigInt(1 << 20)]])
+          yield* Fiber.interrupt(writer)
+          expect((yield* cd.content.listStatuses({})).statuses).toEqual([])
+        })
+      ))
+
+    it.live("leases: inLease adds written content to the lease", () =>
+      run(() =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const blob = randomBytes(512)
+          const digest = sha256(blob)
+          const lease = (yield* cd.leases.create({ id: "pull-lease" })).lease
+          expect(lease?.id).toBe("pull-lease")
+          yield* cd.content.write({ ref: "leased", expected: digest, total: blob.length, data: Stream.make(blob) }).pipe(
+            inLease("pull-lease")
+          )
+          const { resources } = yield* cd.leases.listResources({ id: "pull-lease" })
+          expect(resources).toContainEqual({ id: digest, type: "content" })
+        })
+      ))
+
+    it.live("withLease deletes its lease when the scope ends, fails or is interrupted", () =>
+      run(() =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const inside = yield* Effect.scoped(
+            Effect.gen(function*() {
+              const lease = yield* cd.withLease({ labels: { purpose: "test" } })
+              expect(lease.labels["containerd.io/gc.expire"]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
+              expect(lease.labels["purpose"]).toBe("test")
+              expect(yield* leaseIds).toContain(lease.id)
+              return lease.id
+            })
+          )
+          expect(yield* leaseIds).not.toContain(inside)
+
+          const failed = yield* Effect.exit(Effect.scoped(
+            Effect.gen(function*() {
+              const lease = yield* cd.withLease({ id: "failing-lease" })
+              expect(yield* leaseIds).toContain(lease.id)
+              return yield* Effect.fail("boom" as const)
+            })
+          ))
+          expect(Exit.isFailure(failed)).toBe(true)
+          expect(yield* leaseIds).not.toContain("failing-lease")
+
+          const acquired = yield* Deferred.make<string>()
+          const fiber = yield* Effect.fork(Effect.scoped(
+            Effect.gen(function*() {
+              const lease = yield* cd.withLease()
+              yield* Deferred.succeed(acquired, lease.id)
+              return yield* Effect.never
+            })
+          ))
+          const interruptedId = yield* Deferred.await(acquired)
+          expect(yield* leaseIds).toContain(interruptedId)
+          yield* Fiber.interrupt(fiber)
+          expect(yield* leaseIds).not.toContain(interruptedId)
+        })
+      ))
+
+    it.live("images: missing is NotFound, a duplicate name is AlreadyExists", () =>
+      run(() =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          expect((yield* failure(cd.images.get({ name: "example.com/missing:1" }))).reason).toBe("NotFound")
+          const target = { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: sha256(Buffer.from("m")), size: 1n }
+          const created = (yield* cd.images.create({ image: { name: "example.com/app:1", target } })).image
+          expect(created?.target?.digest).toBe(target.digest)
+          expect((yield* failure(cd.images.create({ image: { name: "example.com/app:1", target } }))).reason).toBe("AlreadyExists")
+          expect((yield* cd.images.list({})).images.map((i) => i.name)).toEqual(["example.com/app:1"])
+          yield* cd.images.delete({ name: "example.com/app:1" })
+          expect((yield* failure(cd.images.get({ name: "example.com/app:1" }))).reason).toBe("NotFound")
+        })
+      ))
+
+    it.live("snapshots: prepare, commit, parent chains and removal rules", () =>
+      run(() =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const mounts = (yield* cd.snapshots.prepare({ snapshotter, key: "base-active" })).mounts
+          expect(mounts.length).toBe(1)
+          expect(mounts[0]?.type).toBe("bind")
+          expect((yield* failure(cd.snapshots.prepare({ snapshotter, key: "base-active" }))).reason).toBe("AlreadyExists")
+          yield* cd.snapshots.commit({ snapshotter, name: "base", key: "base-active" })
+          expect((yield* failure(cd.snapshots.stat({ snapshotter, key: "base-active" }))).reason).toBe("NotFound")
+          expect((yield* cd.snapshots.stat({ snapshotter, key: "base" })).info?.kind).toBe(Kind.COMMITTED)
+          yield* cd.snapshots.prepare({ snapshotter, key: "child", parent: "base" })
+          const child = (yield* cd.snapshots.stat({ snapshotter, key: "child" })).info
+          expect(child?.parent).toBe("base")
+          expect(child?.kind).toBe(Kind.ACTIVE)
+          expect((yield* cd.snapshots.mounts({ snapshotter, key: "child" })).mounts.length).toBe(1)
+          expect((yield* failure(cd.snapshots.prepare({ snapshotter, key: "orphan", parent: "missing" }))).reason).toBe("NotFound")
+          expect((yield* failure(cd.snapshots.remove({ snapshotter, key: "base" }))).reason).toBe("FailedPrecondition")
+          yield* cd.snapshots.remove({ snapshotter, key: "child" })
+          yield* cd.snapshots.remove({ snapshotter, key: "base" })
+          expect((yield* failure(cd.snapshots.remove({ snapshotter, key: "base" }))).reason).toBe("NotFound")
+        })
+      ))
+
+    it.live("events: a published event reaches a namespace-filtered subscriber with its Any intact", () =>
+      run((namespace) =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const received = yield* Effect.fork(
+            Stream.runHead(cd.events.subscribe({ filters: [`namespace==${namespace}`] }))
+          )
+          const event = Either.getOrThrow(pack(AnyTypes.TaskOOM, { containerId: "probe" }))
+          // The subscription is registered asynchronously: publish until the subscriber has seen one.
+          yield* cd.events.publish({ topic: "/tasks/oom", event }).pipe(
+            Effect.repeat(Schedule.spaced("50 millis")),
+            Effect.raceFirst(Fiber.await(received))
+          )
+          const envelope = Option.getOrThrow(yield* Fiber.join(received))
+          expect(envelope.namespace).toBe(namespace)
+          expect(envelope.topic).toBe("/tasks/oom")
+          expect(Either.getOrThrow(unpack(AnyTypes.TaskOOM, envelope.event))).toEqual({ containerId: "probe" })
+        })
+      ))
+
+    /** A container "id" running `args` on a fresh busybox snapshot; returns the rootfs mounts. */
+    const busyboxContainer = (namespace: string, id: string, args: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const cd = yield* Containerd
+        const { mounts } = yield* cd.snapshots.prepare({ snapshotter, key: `${id}-rootfs` })
+        yield* hooks.prepareRootfs(mounts)
+        const spec = Either.getOrThrow(pack(AnyTypes.Spec, busyboxSpec(namespace, id, args)))
+        const options = Either.getOrThrow(pack(AnyTypes.RuncOptions, RuncOptions.fromPartial({})))
+        yield* cd.containers.create({
+          container: { id, spec, runtime: { name: "io.containerd.runc.v2", options }, snapshotter, snapshotKey: `${id}-rootfs` }
+        })
+        return mounts
+      })
+
+    it.live("tasks: create, wait, start, kill and delete; a killed process exits with 128 + signal", () =>
+      run((namespace) =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const rootfs = yield* busyboxContainer(namespace, "sleeper", ["/busybox", "sleep", "1000"])
+          const created = yield* cd.tasks.create({ containerId: "sleeper", rootfs })
+          expect(created.pid).toBeGreaterThan(0)
+          expect((yield* cd.tasks.get({ containerId: "sleeper" })).process?.status).toBe(Status.CREATED)
+          expect((yield* failure(cd.tasks.create({ containerId: "sleeper", rootfs }))).reason).toBe("AlreadyExists")
+          const waiting = yield* Effect.fork(cd.tasks.wait({ containerId: "sleeper" }))
+          const started = yield* cd.tasks.start({ containerId: "sleeper" })
+          expect(started.pid).toBe(created.pid)
+          const running = (yield* cd.tasks.get({ containerId: "sleeper" })).process
+          expect(running?.status).toBe(Status.RUNNING)
+          expect(running?.pid).toBe(created.pid)
+          expect((yield* cd.tasks.list({})).tasks.map((t) => t.id)).toEqual(["sleeper"])
+          const metrics = (yield* cd.tasks.metrics({ filters: ["id==sleeper"] })).metrics
+          expect(metrics.map((m) => m.id)).toEqual(["sleeper"])
+          const data = metrics[0]?.data
+          const pids = data?.typeUrl === AnyTypes.CgroupV1Metrics.typeUrl
+            ? Either.getOrThrow(unpack(AnyTypes.CgroupV1Metrics, data)).pids?.current
+            : Either.getOrThrow(unpack(AnyTypes.CgroupV2Metrics, data)).pids?.current
+          expect(pids).toBeGreaterThanOrEqual(1n)
+          expect((yield* failure(cd.tasks.delete({ containerId: "sleeper" }))).reason).toBe("Unknown")
+          yield* cd.tasks.kill({ containerId: "sleeper", signal: 9 })
+          const exited = yield* Fiber.join(waiting)
+          expect(exited.exitStatus).toBe(137)
+          const stopped = (yield* cd.tasks.get({ containerId: "sleeper" })).process
+          expect(stopped?.status).toBe(Status.STOPPED)
+          expect(stopped?.exitStatus).toBe(137)
+          expect((yield* failure(cd.tasks.kill({ containerId: "sleeper", signal: 9 }))).reason).toBe("NotFound")
+          expect((yield* cd.tasks.wait({ containerId: "sleeper" })).exitStatus).toBe(137)
+          const deleted = yield* cd.tasks.delete({ containerId: "sleeper" })
+          expect(deleted.exitStatus).toBe(137)
+          expect(deleted.pid).toBe(created.pid)
+          expect((yield* failure(cd.tasks.get({ containerId: "sleeper" }))).reason).toBe("NotFound")
+          expect((yield* failure(cd.tasks.wait({ containerId: "sleeper" }))).reason).toBe("NotFound")
+        })
+      ), 60_000)
+
+    it.live("tasks: an exec'd process reports its own exit code; a never-started task deletes cleanly", () =>
+      run((namespace) =>
+        Effect.gen(function*() {
+          const cd = yield* Containerd
+          const rootfs = yield* busyboxContainer(namespace, "host", ["/busybox", "sleep", "1000"])
+          yield* cd.tasks.create({ containerId: "host", rootfs })
+          yield* cd.tasks.start({ containerId: "host" })
+          const process = Either.getOrThrow(pack(AnyTypes.Process, {
+            args: ["/busybox", "sh", "-c", "exit 7"],
+            cwd: "/",
+            env: ["PATH=/"],
+            user: { uid: 0, gid: 0 }
+          }))
+          expect((yield* failure(cd.tasks.exec({ containerId: "host", execId: "bad id", spec: process }))).reason).toBe(
+            "InvalidArgument"
+          )
+          yield* cd.tasks.exec({ containerId: "host", execId: "probe", spec: process })
+          const waiting = yield* Effect.fork(cd.tasks.wait({ containerId: "host", execId: "probe" }))
+          const started = yield* cd.tasks.start({ containerId: "host", execId: "probe" })
+          expect(started.pid).toBeGreaterThan(0)
+          expect((yield* Fiber.join(waiting)).exitStatus).toBe(7)
+          const deleted = yield* cd.tasks.deleteProcess({ containerId: "host", execId: "probe" })
+          expect(deleted).toMatchObject({ id: "probe", exitStatus: 7 })
+          yield* cd.tasks.kill({ containerId: "host", signal: 9, all: true })
+          yield* cd.tasks.wait({ containerId: "host" })
+          yield* cd.tasks.delete({ containerId: "host" })
+
+          const idle = yield* busyboxContainer(namespace, "idle", ["/busybox", "sleep", "1000"])
+          yield* cd.tasks.create({ containerId: "idle", rootfs: idle })
+          const removed = yield* cd.tasks.delete({ containerId: "idle" })
+          expect(removed.exitStatus).toBe(0)
+          expect(removed.exitedAt?.getUTCFullYear()).toBe(1)
+        })
+      ), 60_000)
+  })
+}

@@ -22,7 +22,7 @@ export const shimBinary = (runtime: string): string | undefined => {
 const findOnPath = (binary: string): string | undefined =>
   (process.env["PATH"] ?? "").split(":").map((dir) => path.join(dir, binary)).find((file) => fs.existsSync(file))
 
-const readConfig = (args: ReadonlyArray<string>) => {
+export const readConfig = (args: ReadonlyArray<string>) => {
   const i = args.indexOf("--config")
   if (i === -1) return Either.right(Schema.decodeUnknownSync(DriverConfig)({}))
   const file = args[i + 1]

@@ -1,0 +1,169 @@
+/**
+ * `containerd-driver pull [--config FILE] [--force] [--user USER:PASSWORD] [--timeout DURATION] IMAGE`: pulls and
+ * unpacks an image exactly as the plugin would — same containerd namespace and snapshotter, same registry
+ * settings and credential sources from the plugin config — so an operator can pre-pull images or see why a pull
+ * fails. Progress goes to stderr (one redrawn line on a terminal, else a line per step); the image name and digest
+ * go to stdout.
+ */
+import { Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { parseGoDuration } from "../src/config/Duration.js"
+import type { UserPassword } from "../src/image/Credentials.js"
+import { defaultNamespace } from "../src/plugin/Fingerprint.js"
+import * as Containerd from "./Containerd.js"
+import { readConfig } from "./Doctor.js"
+import { hostCgroupVersion } from "./Driver.js"
+import { describeProgress, ImageStore, type PullProgress } from "./ImageStore.js"
+import { imageStoreLayer } from "./imagestore/fromConfig.js"
+
+export const usage = `Usage: containerd-driver pull [--config FILE] [--force] [--user USER:PASSWORD] [--timeout DURATION] IMAGE
+
+Pulls IMAGE into the driver's containerd namespace and snapshotter, as a task start would.
+  --config FILE         the plugin config block as JSON (namespace, snapshotter, auth, insecure_registries, ...)
+  --force               pull from the registry even if the image is present (force_pull)
+  --user USER:PASSWORD  registry credentials, like a task's auth block
+  --timeout DURATION    give up after this long (Go duration, default 5m, like image_pull_timeout)
+`
+
+export interface PullArgs {
+  readonly image: string
+  readonly configFile: string | undefined
+  readonly force: boolean
+  readonly auth: UserPassword | undefined
+  readonly timeoutMillis: number
+}
+
+export const parseArgs = (args: ReadonlyArray<string>): Either.Either<PullArgs, string> => {
+  let image: string | undefined
+  let configFile: string | undefined
+  let force = false
+  let auth: UserPassword | undefined
+  let timeout = "5m"
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
+    const value = (): string | undefined => inline ?? args[++i]
+    switch (flag) {
+      case "--config": {
+        configFile = value()
+        if (configFile === undefined) return Either.left("--config needs a file name")
+        break
+      }
+      case "--force":
+        force = true
+        break
+      case "--user": {
+        const user = value()
+        const colon = user?.indexOf(":") ?? -1
+        if (user === undefined || colon <= 0) return Either.left("--user needs USER:PASSWORD")
+        auth = { username: user.slice(0, colon), password: Redacted.make(user.slice(colon + 1)) }
+        break
+      }
+      case "--timeout": {
+        const given = value()
+        if (given === undefined) return Either.left("--timeout needs a duration, e.g. 5m")
+        timeout = given
+        break
+      }
+      default:
+        if (arg.startsWith("-")) return Either.left(`unknown option ${arg}`)
+        if (image !== undefined) return Either.left(`only one image, got ${image} and ${arg}`)
+        image = arg
+    }
+  }
+  if (image === undefined) return Either.left("which image? e.g. pull docker.io/library/alpine:3.20")
+  const timeoutMillis = parseGoDuration(timeout)
+  if (timeoutMillis === undefined || timeoutMillis <= 0) return Either.left(`--timeout ${JSON.stringify(timeout)} is not a positive Go duration`)
+  return Either.right({ image, configFile, force, auth, timeoutMillis })
+}
+
+const shortDigest = (digest: string): string => digest.replace(/^sha256:/, "").slice(0, 12)
+
+/** Progress on stderr: a redrawn line on a terminal; otherwise a line per phase and per layer step. */
+const progressReporter = (stream: NodeJS.WriteStream) => {
+  const seen = new Map<string, string>()
+  let drawn = false
+  const report = (progress: PullProgress) =>
+    Effect.sync(() => {
+      if (stream.isTTY) {
+        stream.write(`\r\x1b[K${describeProgress(progress)}`)
+        drawn = true
+        return
+      }
+      const lines: Array<string> = []
+      const step = (key: string, state: string, line: string) => {
+        if (seen.get(key) === state) return
+        seen.set(key, state)
+        lines.push(line)
+      }
+      step("phase", progress.phase, describeProgress(progress))
+      for (const layer of progress.layers) {
+        const name = `layer ${shortDigest(layer.digest)} (${(layer.size / 1e6).toFixed(1)} MB)`
+        if (layer.fetch !== "waiting") step(`fetch ${layer.digest}`, layer.fetch, `${name}: ${layer.fetch === "present" ? "already present" : layer.fetch}`)
+        if (layer.unpack !== "waiting") step(`unpack ${layer.digest}`, layer.unpack, `${name}: ${layer.unpack}`)
+      }
+      if (lines.length > 0) stream.write(`${lines.join("\n")}\n`)
+    })
+  const finish = Effect.sync(() => {
+    if (drawn) stream.write("\n")
+    drawn = false
+  })
+  return { report, finish }
+}
+
+/** Resolves when the user presses Ctrl-C (the plugin entry point otherwise ignores SIGINT). */
+const interrupted = Effect.async<void>((resume) => {
+  const onSignal = () => resume(Effect.void)
+  process.once("SIGINT", onSignal)
+  return Effect.sync(() => {
+    process.off("SIGINT", onSignal)
+  })
+})
+
+export const program = (args: ReadonlyArray<string>): Effect.Effect<number> =>
+  Effect.gen(function*() {
+    const parsed = parseArgs(args)
+    if (Either.isLeft(parsed)) {
+      process.stderr.write(`${parsed.left}\n\n${usage}`)
+      return 2
+    }
+    const { image } = parsed.right
+    const decoded = readConfig(parsed.right.configFile === undefined ? [] : ["--config", parsed.right.configFile])
+    if (Either.isLeft(decoded)) {
+      process.stderr.write(`${decoded.left}\n`)
+      return 2
+    }
+    const config = decoded.right
+    const namespace = config.namespace ?? defaultNamespace(hostCgroupVersion())
+    const reporter = progressReporter(process.stderr)
+    const store = imageStoreLayer(config, { progressInterval: process.stderr.isTTY ? Duration.millis(200) : Duration.seconds(10) }).pipe(
+      Layer.provide(Containerd.layer({ address: config.containerd_address, namespace }))
+    )
+    const pulled = ImageStore.pipe(
+      Effect.flatMap((images) =>
+        images.pull(image, {
+          auth: parsed.right.auth,
+          forcePull: parsed.right.force,
+          timeout: parsed.right.timeoutMillis,
+          onProgress: reporter.report
+        })
+      ),
+      Effect.provide(store),
+      Effect.either,
+      Effect.map(Option.some)
+    )
+    const outcome = yield* Effect.raceFirst(pulled, Effect.as(interrupted, Option.none()))
+    yield* reporter.finish
+    if (Option.isNone(outcome)) {
+      process.stderr.write(`pull of ${image} interrupted\n`)
+      return 130
+    }
+    if (Either.isLeft(outcome.value)) {
+      const error = outcome.value.left
+      process.stderr.write(`${error.message}${error.recoverable ? " (temporary: retrying later may succeed)" : ""}\n`)
+      return 1
+    }
+    const pulledImage = outcome.value.right
+    process.stderr.write(`${pulledImage.name}: ${pulledImage.layers.length} layers unpacked into ${pulledImage.snapshotter} in namespace ${namespace}\n`)
+    process.stdout.write(`${pulledImage.name} ${pulledImage.target.digest}\n`)
+    return 0
+  })

@@ -1,0 +1,117 @@
+/**
+ * Content-store steps of a pull: check whether a blob is there (Content.Info), protect a present blob or
+ * snapshot with the pull's lease, add missing labels (Content.Update with one mask path per label), write a blob
+ * (Content.Write, retried while another writer holds the same ingest ref), and read blobs back.
+ */
+import { Chunk, Effect, Option, Schedule, Stream } from "effect"
+import { ContainerdError, type ContainerdService } from "../Containerd.js"
+import type { Descriptor } from "../../src/image/Manifest.js"
+import { missingLabels } from "../../src/image/GcLabels.js"
+
+export interface BlobInfo {
+  readonly digest: string
+  readonly size: bigint
+  readonly labels: Readonly<Record<string, string>>
+}
+
+/** The blob's info, or none when this namespace does not have it. */
+export const info = (containerd: ContainerdService, digest: string): Effect.Effect<Option.Option<BlobInfo>, ContainerdError> =>
+  containerd.content.info({ digest }).pipe(
+    Effect.map((response) =>
+      Option.fromNullable(response.info).pipe(
+        Option.map((i): BlobInfo => ({ digest: i.digest, size: i.size, labels: i.labels }))
+      )
+    ),
+    Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeed(Option.none()))
+  )
+
+/**
+ * Adds an existing blob or snapshot to the lease, so a garbage collection between now and the moment the image
+ * references it cannot remove it (it may be unreferenced, e.g. left by an image deleted without GC).
+ */
+export const protect = (
+  containerd: ContainerdService,
+  leaseId: string,
+  resource: { readonly id: string; readonly type: string }
+): Effect.Effect<void, ContainerdError> =>
+  Effect.asVoid(containerd.leases.addResource({ id: leaseId, resource }))
+
+/** Sets the labels of `wanted` that the blob lacks, leaving its other labels alone. */
+export const addLabels = (
+  containerd: ContainerdService,
+  digest: string,
+  existing: Readonly<Record<string, string>>,
+  wanted: Readonly<Record<string, string>>
+): Effect.Effect<void, ContainerdError> => {
+  const missing = missingLabels(existing, wanted)
+  const keys = Object.keys(missing)
+  if (keys.length === 0) return Effect.void
+  return Effect.asVoid(containerd.content.update({
+    info: { digest, labels: missing },
+    updateMask: keys.map((key) => `labels.${key}`)
+  }))
+}
+
+/** containerd's "ref … locked" answer: another writer (process or pull) is ingesting the same blob right now. */
+const isLocked = (error: ContainerdError): boolean => error.reason === "Unavailable" && !error.unreachable
+
+/** Back off like the Go client (1 ms … 2 s, jittered) until the other writer finishes; the pull's timeout bounds it. */
+const lockedRetry = Schedule.exponential("5 millis", 2).pipe(
+  Schedule.union(Schedule.spaced("1 second")),
+  Schedule.jittered
+)
+
+export interface StoreBlobOptions<E> {
+  readonly descriptor: Descriptor
+  /** Ingest ref prefix, e.g. "layer" → "layer-sha256:…" (as the Go client names them). */
+  readonly kind: "index" | "manifest" | "config" | "layer"
+  /** The labels the blob must carry, given the labels it has (none when it is new). */
+  readonly labels: (existing: Readonly<Record<string, string>>) => Readonly<Record<string, string>>
+  readonly leaseId: string
+  /** The blob's bytes; only run when the blob is missing. */
+  readonly data: Stream.Stream<Uint8Array, E>
+  /** Called when the blob was found in the store (nothing to download). */
+  readonly onPresent?: Effect.Effect<void>
+}
+
+/**
+ * Makes sure the blob is in the content store with (at least) the given labels, and held by the lease.
+ * Returns true when it had to be written.
+ */
+export const storeBlob = <E>(
+  containerd: ContainerdService,
+  options: StoreBlobOptions<E>
+): Effect.Effect<boolean, ContainerdError | E> =>
+  Effect.gen(function*() {
+    const { descriptor, labels, leaseId } = options
+    const existing = yield* info(containerd, descriptor.digest)
+    if (Option.isSome(existing)) {
+      yield* protect(containerd, leaseId, { id: descriptor.digest, type: "content" })
+      yield* addLabels(containerd, descriptor.digest, existing.value.labels, labels(existing.value.labels))
+      if (options.onPresent !== undefined) yield* options.onPresent
+      return false
+    }
+    const written = yield* containerd.content.write({
+      ref: `${options.kind}-${descriptor.digest}`,
+      expected: descriptor.digest,
+      total: descriptor.size,
+      labels: labels({}),
+      data: options.data
+    }).pipe(Effect.retry({ while: (error: unknown) => error instanceof ContainerdError && isLocked(error), schedule: lockedRetry }))
+    if (written.alreadyExists) {
+      // Another writer committed it first: its labels are not ours.
+      const now = yield* info(containerd, descriptor.digest)
+      yield* protect(containerd, leaseId, { id: descriptor.digest, type: "content" })
+      const current = Option.match(now, { onNone: () => ({}), onSome: (i) => i.labels })
+      yield* addLabels(containerd, descriptor.digest, current, labels(current))
+    }
+    return !written.alreadyExists
+  })
+
+/** A blob's bytes as a stream of chunks (containerd sends at most 1 MiB per message). */
+export const readStream = (containerd: ContainerdService, digest: string): Stream.Stream<Uint8Array, ContainerdError> =>
+  containerd.content.read({ digest }).pipe(Stream.map((response) => response.data))
+
+/** A small blob (manifest, index, config) read completely. */
+export const readAll = (containerd: ContainerdService, digest: string): Effect.Effect<Uint8Array, ContainerdError> =>
+  Effect.map(Stream.runCollect(readStream(containerd, digest)), (chunks) => Buffer.concat(Chunk.toArray(chunks)))

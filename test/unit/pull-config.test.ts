@@ -1,0 +1,58 @@
+// How plugin and task options become image-store settings (shared by the plugin and `containerd-driver pull`),
+// and the pull command's arguments.
+import { describe, expect, it } from "@effect/vitest"
+import { Either, Redacted, Schema } from "effect"
+import { credentialsConfig, pullOptions } from "../../layers/imagestore/fromConfig.js"
+import { parseArgs } from "../../layers/PullCommand.js"
+import { DriverConfig } from "../../src/config/DriverConfig.js"
+import { TaskConfig } from "../../src/config/TaskConfig.js"
+
+const driver = (input: Record<string, unknown>) => Schema.decodeUnknownSync(DriverConfig)(input)
+const task = (input: Record<string, unknown>) => Schema.decodeUnknownSync(TaskConfig)({ image: "redis", ...input })
+
+describe("image-store settings from the plugin and task config", () => {
+  it("maps the driver's auth block to credential sources, keeping the password redacted", () => {
+    const config = credentialsConfig(driver({ auth: { username: "u", password: "secret", config: "/etc/docker.json", helper: "ecr-login" } }))
+    expect(config.auth?.username).toBe("u")
+    expect(Redacted.value(config.auth!.password)).toBe("secret")
+    expect(String(config.auth?.password)).not.toContain("secret")
+    expect(JSON.stringify(config)).not.toContain("secret")
+    expect(config.dockerConfigPath).toBe("/etc/docker.json")
+    expect(config.helper).toBe("ecr-login")
+    expect(credentialsConfig(driver({})).auth).toBeUndefined()
+    expect(credentialsConfig(driver({ auth: { helper: "pass" } })).auth).toBeUndefined()
+  })
+
+  it("maps a task's auth, force_pull and image_pull_timeout to pull options", () => {
+    const defaults = pullOptions(task({}))
+    expect(defaults).toEqual({ auth: undefined, forcePull: false, timeout: 300_000 })
+    const custom = pullOptions(task({ image_pull_timeout: "1m30s", force_pull: true, auth: { username: "me", password: "pw" } }))
+    expect(custom.timeout).toBe(90_000)
+    expect(custom.forcePull).toBe(true)
+    expect(custom.auth?.username).toBe("me")
+    expect(Redacted.value(custom.auth!.password)).toBe("pw")
+  })
+})
+
+describe("containerd-driver pull arguments", () => {
+  it("reads the image, --config, --force, --user and --timeout in any order and both flag forms", () => {
+    const parsed = Either.getOrThrow(parseArgs(["--force", "--config=/tmp/p.json", "alpine:3", "--user", "u:p:w", "--timeout", "90s"]))
+    expect(parsed.image).toBe("alpine:3")
+    expect(parsed.configFile).toBe("/tmp/p.json")
+    expect(parsed.force).toBe(true)
+    expect(parsed.auth?.username).toBe("u")
+    expect(Redacted.value(parsed.auth!.password)).toBe("p:w")
+    expect(parsed.timeoutMillis).toBe(90_000)
+    expect(Either.getOrThrow(parseArgs(["busybox"]))).toMatchObject({ force: false, configFile: undefined, auth: undefined, timeoutMillis: 300_000 })
+  })
+
+  it("rejects what it cannot use, saying why", () => {
+    const error = (args: ReadonlyArray<string>) => Either.getLeft(parseArgs(args)).pipe((e) => (e._tag === "Some" ? e.value : ""))
+    expect(error([])).toContain("which image?")
+    expect(error(["a", "b"])).toContain("only one image")
+    expect(error(["a", "--bogus"])).toContain("unknown option --bogus")
+    expect(error(["a", "--config"])).toContain("--config needs a file name")
+    expect(error(["a", "--user", "nocolon"])).toContain("USER:PASSWORD")
+    expect(error(["a", "--timeout", "soon"])).toContain("not a positive Go duration")
+  })
+})

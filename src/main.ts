@@ -4,9 +4,11 @@
  */
 import { Cause, Effect, Exit, FiberId } from "effect"
 import * as Doctor from "../layers/Doctor.js"
+import * as PullCommand from "../layers/PullCommand.js"
 import * as HcLog from "../layers/HcLog.js"
 import { pluginName, pluginVersion } from "../layers/NomadRpc.js"
 import * as Serve from "../layers/Serve.js"
+import * as SpecCommand from "../layers/SpecCommand.js"
 import { checkLaunch } from "./plugin/GoPlugin.js"
 
 const usage = `Usage: ${pluginName} [command]
@@ -17,6 +19,11 @@ Commands:
   doctor [--config FILE]   show what the driver sees on this node: containerd socket, versions,
                            snapshotters, cgroup version, and why the driver would be unhealthy.
                            FILE is the plugin config block as JSON, e.g. {"containerd_address": "..."}
+  pull [--config FILE] [--force] [--user USER:PASSWORD] [--timeout DURATION] IMAGE
+                           pull and unpack IMAGE into the driver's namespace and snapshotter
+  spec [--config FILE] [--task NAME] [--env K=V] [--user U] JOBFILE
+                           print the OCI runtime spec the driver would run for a task of JOBFILE
+                           (HCL or JSON job, or a config block), pulling its image if needed
   version                  print the version
   help                     print this help
 `
@@ -50,6 +57,10 @@ const main = (argv: ReadonlyArray<string>): void => {
     }
     case "doctor":
       return run(Doctor.program(rest))
+    case "pull":
+      return run(PullCommand.program(rest))
+    case "spec":
+      return run(SpecCommand.program(rest))
     case "version":
     case "--version":
       process.stdout.write(`${pluginName} v${pluginVersion}\n`)

@@ -1,10 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Either, FastCheck as fc } from "effect"
+import { Either, FastCheck as fc, Schema } from "effect"
+import * as fs from "node:fs"
+import { dropNulls } from "../../src/config/Cty.js"
 import { parseHcl } from "../../src/config/Hcl.js"
 import { hclDecode } from "../../src/config/HclDecode.js"
 import { hclSpec } from "../../src/config/HclSpec.js"
 import { readJobTask } from "../../src/config/JobTask.js"
-import { taskOptions } from "../../src/config/TaskConfig.js"
+import { TaskConfig, taskOptions } from "../../src/config/TaskConfig.js"
 
 // The original driver's redis example (anchor-roblox-driver.md §9, test 001), plus a DNS block.
 const redisJob = `
@@ -129,6 +131,17 @@ describe("reading the task from a job", () => {
     const root = Either.getOrThrow(parseHcl(`a = "\${NOMAD_ALLOC_DIR}/x"\nb = <<-EOT\n    one\n      two\n    EOT\n`))
     expect(root.body).toEqual({ a: "${NOMAD_ALLOC_DIR}/x", b: "one\n  two\n" })
   })
+})
+
+describe("the example jobs", () => {
+  const taskDecode = Schema.decodeUnknownEither(TaskConfig, { errors: "all", onExcessProperty: "error" })
+  for (const file of fs.readdirSync("example").filter((f) => f.endsWith(".nomad"))) {
+    it(`${file} decodes against the task options`, () => {
+      const task = Either.getOrThrow(readJobTask(fs.readFileSync(`example/${file}`, "utf8")))
+      const value = Either.getOrThrow(hclDecode(hclSpec(taskOptions), task.config))
+      expect(Either.isRight(taskDecode(dropNulls(value)))).toBe(true)
+    })
+  }
 })
 
 describe("HCL values", () => {

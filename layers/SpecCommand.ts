@@ -1,0 +1,205 @@
+/**
+ * `containerd-driver spec JOBFILE`: the OCI runtime spec the driver would hand to containerd for a
+ * job's task, like `ctr oci spec`, for debugging jobs. The task's config is read as a Nomad client
+ * reads it (hcldec against the driver's schema), the image is resolved (pulled if needed) for its
+ * config and account files, the host facts are gathered, then the spec is built — or the clear
+ * error the task start would fail with is printed.
+ */
+import { Effect, Either, Layer, Option, Schema } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import { dropNulls, formatIssues } from "../src/config/Cty.js"
+import type { DriverConfig } from "../src/config/DriverConfig.js"
+import { hclDecode } from "../src/config/HclDecode.js"
+import { hclSpec } from "../src/config/HclSpec.js"
+import { type JobTask, readJobTask } from "../src/config/JobTask.js"
+import { TaskConfig, taskOptions } from "../src/config/TaskConfig.js"
+import { hostFactsNeeded } from "../src/oci/HostFactsNeeded.js"
+import { buildSpec } from "../src/oci/Spec.js"
+import type { NomadTask } from "../src/oci/SpecInput.js"
+import { defaultNamespace } from "../src/plugin/Fingerprint.js"
+import { containerId, interpolate, nomadTaskEnv } from "../src/plugin/TaskIdentity.js"
+import * as Containerd from "./Containerd.js"
+import { readConfig } from "./Doctor.js"
+import { hostCgroupVersion } from "./Driver.js"
+import { gather } from "./HostFacts.js"
+import { ImageStore } from "./ImageStore.js"
+import { imageStoreLayer, pullOptions } from "./imagestore/fromConfig.js"
+
+export const usage = `Usage: containerd-driver spec [options] JOBFILE
+
+Prints the OCI runtime spec the driver would give containerd for a task of JOBFILE (an HCL job,
+Nomad's JSON job form, or just the task's config block; - reads stdin), pulling its image if needed.
+  --config FILE        the plugin config block as JSON
+  --task NAME          the task, when the job has several containerd-driver tasks
+  --env KEY=VALUE      add to the task's environment (repeatable)
+  --user USER          the task's user (overrides the job's)
+  --cpu MHZ --memory MB --memory-max MB   the task's resources (override the job's)
+`
+
+interface SpecArgs {
+  readonly file: string
+  readonly configFile?: string
+  readonly task?: string
+  readonly env: Record<string, string>
+  readonly user?: string
+  readonly cpu?: number
+  readonly memory?: number
+  readonly memoryMax?: number
+}
+
+export const parseArgs = (args: ReadonlyArray<string>): Either.Either<SpecArgs, string> => {
+  let file: string | undefined
+  const out: { -readonly [K in keyof SpecArgs]?: SpecArgs[K] } = { env: {} }
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    const value = () => {
+      const v = args[++i]
+      if (v === undefined) throw `${arg} needs a value`
+      return v
+    }
+    const number = () => {
+      const v = Number(value())
+      if (!Number.isInteger(v) || v < 0) throw `${arg} needs a whole number`
+      return v
+    }
+    try {
+      switch (arg) {
+        case "--config": out.configFile = value(); break
+        case "--task": out.task = value(); break
+        case "--user": out.user = value(); break
+        case "--cpu": out.cpu = number(); break
+        case "--memory": out.memory = number(); break
+        case "--memory-max": out.memoryMax = number(); break
+        case "--env": {
+          const kv = value()
+          const eq = kv.indexOf("=")
+          if (eq <= 0) throw "--env needs KEY=VALUE"
+          out.env![kv.slice(0, eq)] = kv.slice(eq + 1)
+          break
+        }
+        default:
+          if (arg.startsWith("-") && arg !== "-") throw `unknown option ${arg}`
+          if (file !== undefined) throw `only one job file, got ${file} and ${arg}`
+          file = arg
+      }
+    } catch (message) {
+      return Either.left(String(message))
+    }
+  }
+  if (file === undefined) return Either.left("which job file? e.g. spec redis.nomad")
+  return Either.right({ ...out, env: out.env!, file })
+}
+
+/** The task's config decoded as the driver would decode what Nomad sends. */
+const decodeTaskConfig = (task: JobTask, env: Readonly<Record<string, string>>): Either.Either<TaskConfig, string> =>
+  hclDecode(hclSpec(taskOptions), task.config).pipe(
+    Either.mapLeft((message) => `invalid task config: ${message}`),
+    Either.flatMap((value) =>
+      Schema.decodeUnknownEither(TaskConfig, { errors: "all" })(dropNulls(interpolate(value, env))).pipe(
+        Either.mapLeft((error) => `invalid task config: ${formatIssues(error)}`)
+      )
+    )
+  )
+
+/** JSON with two-space indents, integers beyond 2^53 exact. */
+const pretty = (value: unknown): string =>
+  JSON.stringify(value, (_, v) => (typeof v === "bigint" ? `@@bigint:${v}` : v), 2).replace(/"@@bigint:(-?\d+)"/g, "$1")
+
+const allocId = "00000000-0000-0000-0000-000000000000"
+
+const fail = (message: string) => Effect.sync(() => process.stderr.write(`${message}\n`)).pipe(Effect.as(1))
+
+export const program = (args: ReadonlyArray<string>): Effect.Effect<number> => {
+  const parsed = parseArgs(args)
+  if (Either.isLeft(parsed)) return Effect.sync(() => process.stderr.write(`${parsed.left}\n\n${usage}`)).pipe(Effect.as(2))
+  const driverConfig = readConfig(parsed.right.configFile === undefined ? [] : ["--config", parsed.right.configFile])
+  if (Either.isLeft(driverConfig)) return fail(driverConfig.left)
+  const config = driverConfig.right
+  const cgroupVersion = hostCgroupVersion()
+  const namespace = config.namespace ?? defaultNamespace(cgroupVersion)
+  const images = imageStoreLayer(config).pipe(
+    Layer.provide(Containerd.layer({ address: config.containerd_address, namespace }))
+  )
+  return specFor(parsed.right, config, namespace, cgroupVersion).pipe(Effect.provide(images))
+}
+
+const specFor = (a: SpecArgs, config: DriverConfig, namespace: string, cgroupVersion: 1 | 2) =>
+  Effect.gen(function*() {
+    const text = yield* Effect.try(() => fs.readFileSync(a.file === "-" ? 0 : a.file, "utf8")).pipe(Effect.either)
+    if (Either.isLeft(text)) return yield* fail(`cannot read ${a.file}: ${(text.left.error as Error).message}`)
+    const job = readJobTask(text.right, a.task)
+    if (Either.isLeft(job)) return yield* fail(`${a.file}: ${job.left}`)
+    const jobTask = job.right
+    const taskName = jobTask.task || "task"
+    const cpu = a.cpu ?? jobTask.cpu
+    const memoryMB = a.memory ?? jobTask.memoryMB
+    const memoryMaxMB = a.memoryMax ?? jobTask.memoryMaxMB
+    const allocDir = `/var/lib/nomad/alloc/${allocId}`
+    const env = nomadTaskEnv({ job: jobTask.job, group: jobTask.group, task: taskName, allocId, cpu, memoryMB, memoryMaxMB, env: { ...jobTask.env, ...a.env } })
+    const task = decodeTaskConfig(jobTask, env)
+    if (Either.isLeft(task)) return yield* fail(task.left)
+
+    const id = containerId(cgroupVersion, allocId, taskName)
+    const nomad: NomadTask = {
+      id: `${allocId}/${taskName}/00000000`,
+      name: taskName,
+      alloc_id: allocId,
+      env,
+      user: a.user ?? jobTask.user ?? "",
+      alloc_dir: allocDir,
+      resources: {
+        cpu_shares: cpu,
+        memory_mb: memoryMB,
+        memory_max_mb: memoryMaxMB,
+        linux: {
+          cpu_shares: cpu,
+          memory_limit_bytes: Math.max(memoryMB, memoryMaxMB) * 2 ** 20,
+          cpuset_cpus: "",
+          cpuset_cgroup: cgroupVersion === 2 ? `/sys/fs/cgroup/nomad.slice/share.slice/${allocId}.${taskName}.scope` : "",
+          cpu_period: 0,
+          cpu_quota: 0,
+          PercentTicks: cpu / (os.availableParallelism() * 1000)
+        }
+      },
+      mounts: [],
+      devices: [],
+      ...(jobTask.networkMode !== undefined && jobTask.networkMode !== "host"
+        ? { network_isolation_spec: { mode: "group", path: `/var/run/netns/${allocId}` } }
+        : {}),
+      ...(jobTask.dns === undefined ? {} : { dns: jobTask.dns })
+    }
+
+    const images = yield* ImageStore
+    const pulled = yield* Effect.either(images.pull(task.right.image, pullOptions(task.right)))
+    if (Either.isLeft(pulled)) return yield* fail(pulled.left.message)
+    const image = pulled.right
+    const account = (file: string) => images.readFile(image, file).pipe(Effect.map(Option.getOrUndefined), Effect.either)
+    const [passwd, group] = yield* Effect.all([account("/etc/passwd"), account("/etc/group")])
+    if (Either.isLeft(passwd)) return yield* fail(passwd.left.message)
+    if (Either.isLeft(group)) return yield* fail(group.left.message)
+
+    const host = yield* Effect.either(gather(hostFactsNeeded(task.right, nomad)))
+    if (Either.isLeft(host)) return yield* fail(host.left.message)
+
+    const result = buildSpec({
+      driver: { allow_privileged: config.allow_privileged, containerd_runtime: config.containerd_runtime, namespace },
+      task: task.right,
+      nomad,
+      image: {
+        config: image.imageConfig,
+        ...(passwd.right === undefined ? {} : { passwd: passwd.right }),
+        ...(group.right === undefined ? {} : { group: group.right })
+      },
+      host: host.right,
+      containerId: id,
+      generatedDir: `${allocDir}/${taskName}/containerd-driver`
+    })
+    if (Either.isLeft(result)) return yield* fail(result.left.message)
+    process.stderr.write(
+      `# image ${image.name} (${image.manifest.digest}), runtime ${result.right.runtime}, container ${id}\n` +
+        result.right.files.map((f) => `# generated file ${f.name}\n`).join("")
+    )
+    process.stdout.write(`${pretty(result.right.spec)}\n`)
+    return 0
+  })

@@ -10,7 +10,10 @@ import { DriverConfig } from "../src/config/DriverConfig.js"
 import { FingerprintResponse_HealthState } from "../src/gen/plugins/drivers/proto/driver.js"
 import { defaultNamespace, fingerprint } from "../src/plugin/Fingerprint.js"
 import * as Containerd from "./Containerd.js"
-import { hostCgroupVersion, probeContainerd } from "./Driver.js"
+import { socketPath } from "./containerd/ContainerdError.js"
+import { readPluginConfig } from "./CliConfig.js"
+import { probeContainerd } from "./Driver.js"
+import { hostCgroupVersion } from "./HostFacts.js"
 import { pluginName, pluginVersion } from "./NomadRpc.js"
 
 /** `io.containerd.runc.v2` → `containerd-shim-runc-v2`, the binary containerd looks up on its PATH. */
@@ -22,25 +25,14 @@ export const shimBinary = (runtime: string): string | undefined => {
 const findOnPath = (binary: string): string | undefined =>
   (process.env["PATH"] ?? "").split(":").map((dir) => path.join(dir, binary)).find((file) => fs.existsSync(file))
 
-export const readConfig = (args: ReadonlyArray<string>) => {
-  const i = args.indexOf("--config")
-  if (i === -1) return Either.right(Schema.decodeUnknownSync(DriverConfig)({}))
-  const file = args[i + 1]
-  if (file === undefined) return Either.left("--config needs a file name")
-  let json: unknown
-  try {
-    json = JSON.parse(fs.readFileSync(file, "utf8"))
-  } catch (e) {
-    return Either.left(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`)
-  }
-  return Schema.decodeUnknownEither(DriverConfig, { errors: "all", onExcessProperty: "error" })(dropNulls(json)).pipe(
-    Either.mapLeft((error) => `invalid plugin config in ${file}: ${formatIssues(error)}`)
-  )
-}
-
 export const program = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const decoded = readConfig(args)
+    const configAt = args.indexOf("--config")
+    if (configAt !== -1 && args[configAt + 1] === undefined) {
+      process.stderr.write("--config needs a file name\n")
+      return 2
+    }
+    const decoded = readPluginConfig(configAt === -1 ? undefined : args[configAt + 1])
     if (Either.isLeft(decoded)) {
       process.stderr.write(`${decoded.left}\n`)
       return 2
@@ -55,7 +47,7 @@ export const program = (args: ReadonlyArray<string>) =>
     const shimPath = shim && findOnPath(shim)
     const lines = [
       `${pluginName} v${pluginVersion}`,
-      `socket:        ${config.containerd_address}${fs.existsSync(config.containerd_address) ? "" : " (does not exist)"}`,
+      `socket:        ${config.containerd_address}${fs.existsSync(socketPath(config.containerd_address)) ? "" : " (does not exist)"}`,
       result._tag === "Reachable"
         ? `containerd:    ${result.facts.version} (revision ${result.facts.revision})`
         : `containerd:    not reachable`,

@@ -17,7 +17,6 @@ import {
   Stream,
   SubscriptionRef
 } from "effect"
-import * as fs from "node:fs"
 import { ConfigError, decodeConfig } from "../src/config/Cty.js"
 import { DriverConfig } from "../src/config/DriverConfig.js"
 import {
@@ -32,6 +31,7 @@ import {
 import { type ContainerdProbe, defaultNamespace, fingerprint } from "../src/plugin/Fingerprint.js"
 import * as Containerd from "./Containerd.js"
 import type { ContainerdOptions, ContainerdService } from "./Containerd.js"
+import { hostCgroupVersion } from "./HostFacts.js"
 
 /** The driver config in force, with the namespace resolved for this node. */
 export interface ActiveConfig {
@@ -59,17 +59,6 @@ export interface Options {
   /** How often a healthy containerd is asked again (an unhealthy one every 2 s). */
   readonly fingerprintInterval?: Duration.DurationInput
   readonly cgroupVersion?: 1 | 2
-}
-
-const CGROUP2_SUPER_MAGIC = 0x63677270
-
-/** cgroup v2 when /sys/fs/cgroup is the unified hierarchy, else v1 (including hybrid hosts). */
-export const hostCgroupVersion = (): 1 | 2 => {
-  try {
-    return fs.statfsSync("/sys/fs/cgroup").type === CGROUP2_SUPER_MAGIC ? 2 : 1
-  } catch {
-    return 1
-  }
 }
 
 export const capabilities: DriverCapabilities = {

@@ -16,7 +16,7 @@ import { GRPCStdioService } from "../src/gen/plugin/grpc_stdio.js"
 import { RecoverableError } from "../src/gen/plugins/shared/structs/proto/recoverable_error.js"
 
 export class GrpcServerError extends Data.TaggedError("GrpcServerError")<{
-  readonly reason: "SocketPath" | "Bind"
+  readonly reason: "SocketPath" | "Bind" | "SocketGroup"
   readonly message: string
   readonly cause?: unknown
 }> {}
@@ -196,21 +196,33 @@ export const make = <R>(options: Options<R>) =>
         Effect.gen(function*() {
           for (const call of rawStreams) call.end()
           yield* FiberSet.clear(fibers)
-          // The host SIGKILLs a plugin that has not exited 2 s after Shutdown: stay well inside that.
-          yield* Effect.async<void>((resume) => server.tryShutdown(() => resume(Effect.void))).pipe(
-            Effect.interruptible,
-            Effect.timeoutTo({ duration: "1 second", onSuccess: () => true, onTimeout: () => false }),
-            Effect.flatMap((graceful) => (graceful ? Effect.void : Effect.sync(() => server.forceShutdown())))
-          )
-        }).pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(socketPath, { force: true }))))
+          yield* Effect.async<void>((resume) => server.tryShutdown(() => resume(Effect.void)))
+        }).pipe(
+          // The host SIGKILLs a plugin that has not exited 2 s after Shutdown: handlers still cleaning
+          // up after that get cut off, and the server closes anyway.
+          Effect.interruptible,
+          Effect.timeoutTo({ duration: "1500 millis", onSuccess: () => true, onTimeout: () => false }),
+          Effect.flatMap((graceful) => (graceful ? Effect.void : Effect.sync(() => server.forceShutdown()))),
+          Effect.ensuring(Effect.sync(() => fs.rmSync(socketPath, { force: true })))
+        )
     )
 
-    if (options.socketGroup !== undefined) {
-      const gid = groupId(options.socketGroup)
-      if (gid !== undefined) {
-        fs.chownSync(socketPath, -1, gid)
-        fs.chmodSync(socketPath, 0o660)
-      }
+    const group = options.socketGroup
+    if (group !== undefined) {
+      yield* Effect.try({
+        try: () => {
+          const gid = groupId(group)
+          if (gid === undefined) throw new Error(`no group ${group} in /etc/group`)
+          fs.chownSync(socketPath, -1, gid)
+          fs.chmodSync(socketPath, 0o660)
+        },
+        catch: (cause) =>
+          new GrpcServerError({
+            reason: "SocketGroup",
+            message: `cannot give group ${group} (PLUGIN_UNIX_SOCKET_GROUP) access to ${socketPath}: ${(cause as Error).message}`,
+            cause
+          })
+      })
     }
     return GrpcServer.of({ socketPath, shutdownRequested: Deferred.await(shutdown) })
   })

@@ -11,10 +11,9 @@ import { knownCapabilities } from "../src/oci/Capabilities.js"
 import type { HostFactsNeeded } from "../src/oci/HostFactsNeeded.js"
 import type { HostDeviceNode, HostFacts } from "../src/oci/SpecInput.js"
 import { decodeJson } from "../src/oci/SpecJson.js"
-import { hostCgroupVersion } from "./Driver.js"
 
 export class HostFactsError extends Data.TaggedError("HostFactsError")<{
-  readonly reason: "Device" | "SeccompProfile" | "Proc"
+  readonly reason: "Device" | "SeccompProfile" | "Proc" | "HostFile"
   readonly message: string
   readonly cause?: unknown
 }> {}
@@ -69,9 +68,31 @@ export const hostResolvConf = (): string => {
   return /^\s*nameserver\s+127\.0\.0\.53\b/m.test(etc) && fs.existsSync(upstream) ? fs.readFileSync(upstream, "utf8") : etc
 }
 
+const readHostFile = <A>(what: string, read: () => A) =>
+  Effect.try({
+    try: read,
+    catch: (cause) => new HostFactsError({ reason: "HostFile", message: `cannot read ${what}: ${(cause as Error).message}`, cause })
+  })
+
+const CGROUP2_SUPER_MAGIC = 0x63677270
+
+/** cgroup v2 when /sys/fs/cgroup is the unified hierarchy, else v1 (including hybrid hosts). */
+export const hostCgroupVersion = (): 1 | 2 => {
+  try {
+    return fs.statfsSync("/sys/fs/cgroup").type === CGROUP2_SUPER_MAGIC ? 2 : 1
+  } catch {
+    return 1
+  }
+}
+
 export const gather = (needed: HostFactsNeeded): Effect.Effect<HostFacts, HostFactsError> =>
   Effect.gen(function*() {
-    const devices: Record<string, HostDeviceNode> = needed.allDevices ? yield* Effect.sync(() => allDevices()) : {}
+    const devices: Record<string, HostDeviceNode> = needed.allDevices
+      ? yield* Effect.try({
+        try: () => allDevices(),
+        catch: (cause) => new HostFactsError({ reason: "Device", message: `cannot list the host's devices: ${(cause as Error).message}`, cause })
+      })
+      : {}
     for (const device of needed.devicePaths) {
       const node = yield* Effect.try({
         try: () => deviceNode(device),
@@ -85,7 +106,7 @@ export const gather = (needed: HostFactsNeeded): Effect.Effect<HostFacts, HostFa
     const realpaths: Record<string, string> = {}
     for (const p of needed.realpaths) {
       // A missing path has no realpath; spec generation then applies only the `..` check.
-      const real = yield* Effect.sync(() => (fs.existsSync(p) ? fs.realpathSync(p) : undefined))
+      const real = yield* readHostFile(`mount source ${p}`, () => (fs.existsSync(p) ? fs.realpathSync(p) : undefined))
       if (real !== undefined) realpaths[p] = real
     }
     const seccompFile = needed.seccompProfile
@@ -102,6 +123,10 @@ export const gather = (needed: HostFactsNeeded): Effect.Effect<HostFacts, HostFa
       try: processCapabilities,
       catch: (cause) => new HostFactsError({ reason: "Proc", message: `cannot read /proc/self/status: ${(cause as Error).message}`, cause })
     })
+    const resolvConf = needed.hostResolvConf && fs.existsSync("/etc/resolv.conf")
+      ? yield* readHostFile("/etc/resolv.conf", hostResolvConf)
+      : undefined
+    const hosts = needed.hostHosts ? yield* readHostFile("/etc/hosts", () => fs.readFileSync("/etc/hosts", "utf8")) : undefined
     return {
       capabilities,
       cgroupVersion: hostCgroupVersion(),
@@ -109,8 +134,8 @@ export const gather = (needed: HostFactsNeeded): Effect.Effect<HostFacts, HostFa
       arch: goArch[process.arch] ?? process.arch,
       kernelRelease: os.release(),
       hostDevices: devices,
-      ...(needed.hostResolvConf && fs.existsSync("/etc/resolv.conf") ? { hostResolvConf: hostResolvConf() } : {}),
-      ...(needed.hostHosts ? { hostHosts: fs.readFileSync("/etc/hosts", "utf8") } : {}),
+      ...(resolvConf === undefined ? {} : { hostResolvConf: resolvConf }),
+      ...(hosts === undefined ? {} : { hostHosts: hosts }),
       ...(seccompProfile === undefined ? {} : { seccompProfile }),
       realpaths
     }

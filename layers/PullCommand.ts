@@ -1,5 +1,5 @@
 /**
- * `containerd-driver pull [--config FILE] [--force] [--user USER:PASSWORD] [--timeout DURATION] IMAGE`: pulls and
+ * `containerd-driver pull [--config FILE] [--force] [--user USER] [--timeout DURATION] IMAGE`: pulls and
  * unpacks an image exactly as the plugin would — same containerd namespace and snapshotter, same registry
  * settings and credential sources from the plugin config — so an operator can pre-pull images or see why a pull
  * fails. Progress goes to stderr (one redrawn line on a terminal, else a line per step); the image name and digest
@@ -8,19 +8,18 @@
 import { Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import { parseGoDuration } from "../src/config/Duration.js"
 import type { UserPassword } from "../src/image/Credentials.js"
-import { defaultNamespace } from "../src/plugin/Fingerprint.js"
 import * as Containerd from "./Containerd.js"
-import { readConfig } from "./Doctor.js"
-import { hostCgroupVersion } from "./Driver.js"
+import { pluginNamespace, readPluginConfig } from "./CliConfig.js"
 import { describeProgress, ImageStore, type PullProgress } from "./ImageStore.js"
 import { imageStoreLayer } from "./imagestore/fromConfig.js"
 
-export const usage = `Usage: containerd-driver pull [--config FILE] [--force] [--user USER:PASSWORD] [--timeout DURATION] IMAGE
+export const usage = `Usage: containerd-driver pull [--config FILE] [--force] [--user USER] [--timeout DURATION] IMAGE
 
 Pulls IMAGE into the driver's containerd namespace and snapshotter, as a task start would.
   --config FILE         the plugin config block as JSON (namespace, snapshotter, auth, insecure_registries, ...)
   --force               pull from the registry even if the image is present (force_pull)
-  --user USER:PASSWORD  registry credentials, like a task's auth block
+  --user USER           registry user, like a task's auth block; the password is read from
+                        $CONTAINERD_DRIVER_REGISTRY_PASSWORD (never from the command line, where ps shows it)
   --timeout DURATION    give up after this long (Go duration, default 5m, like image_pull_timeout)
 `
 
@@ -32,7 +31,9 @@ export interface PullArgs {
   readonly timeoutMillis: number
 }
 
-export const parseArgs = (args: ReadonlyArray<string>): Either.Either<PullArgs, string> => {
+const passwordVariable = "CONTAINERD_DRIVER_REGISTRY_PASSWORD"
+
+export const parseArgs = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env): Either.Either<PullArgs, string> => {
   let image: string | undefined
   let configFile: string | undefined
   let force = false
@@ -53,9 +54,13 @@ export const parseArgs = (args: ReadonlyArray<string>): Either.Either<PullArgs, 
         break
       case "--user": {
         const user = value()
-        const colon = user?.indexOf(":") ?? -1
-        if (user === undefined || colon <= 0) return Either.left("--user needs USER:PASSWORD")
-        auth = { username: user.slice(0, colon), password: Redacted.make(user.slice(colon + 1)) }
+        if (user === undefined || user === "") return Either.left("--user needs a user name")
+        if (user.includes(":")) {
+          return Either.left("--user takes only the user name: put the password in $CONTAINERD_DRIVER_REGISTRY_PASSWORD")
+        }
+        const password = env[passwordVariable]
+        if (password === undefined || password === "") return Either.left(`--user ${user} needs the password in $${passwordVariable}`)
+        auth = { username: user, password: Redacted.make(password) }
         break
       }
       case "--timeout": {
@@ -127,13 +132,13 @@ export const program = (args: ReadonlyArray<string>): Effect.Effect<number> =>
       return 2
     }
     const { image } = parsed.right
-    const decoded = readConfig(parsed.right.configFile === undefined ? [] : ["--config", parsed.right.configFile])
+    const decoded = readPluginConfig(parsed.right.configFile)
     if (Either.isLeft(decoded)) {
       process.stderr.write(`${decoded.left}\n`)
       return 2
     }
     const config = decoded.right
-    const namespace = config.namespace ?? defaultNamespace(hostCgroupVersion())
+    const namespace = pluginNamespace(config)
     const reporter = progressReporter(process.stderr)
     const store = imageStoreLayer(config, { progressInterval: process.stderr.isTTY ? Duration.millis(200) : Duration.seconds(10) }).pipe(
       Layer.provide(Containerd.layer({ address: config.containerd_address, namespace }))

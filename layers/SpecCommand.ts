@@ -20,9 +20,8 @@ import type { NomadTask } from "../src/oci/SpecInput.js"
 import { defaultNamespace } from "../src/plugin/Fingerprint.js"
 import { containerId, interpolate, nomadTaskEnv } from "../src/plugin/TaskIdentity.js"
 import * as Containerd from "./Containerd.js"
-import { readConfig } from "./Doctor.js"
-import { hostCgroupVersion } from "./Driver.js"
-import { gather } from "./HostFacts.js"
+import { readPluginConfig } from "./CliConfig.js"
+import { gather, hostCgroupVersion } from "./HostFacts.js"
 import { ImageStore } from "./ImageStore.js"
 import { imageStoreLayer, pullOptions } from "./imagestore/fromConfig.js"
 
@@ -113,7 +112,7 @@ const fail = (message: string) => Effect.sync(() => process.stderr.write(`${mess
 export const program = (args: ReadonlyArray<string>): Effect.Effect<number> => {
   const parsed = parseArgs(args)
   if (Either.isLeft(parsed)) return Effect.sync(() => process.stderr.write(`${parsed.left}\n\n${usage}`)).pipe(Effect.as(2))
-  const driverConfig = readConfig(parsed.right.configFile === undefined ? [] : ["--config", parsed.right.configFile])
+  const driverConfig = readPluginConfig(parsed.right.configFile)
   if (Either.isLeft(driverConfig)) return fail(driverConfig.left)
   const config = driverConfig.right
   const cgroupVersion = hostCgroupVersion()

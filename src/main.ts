@@ -28,17 +28,20 @@ Commands:
   help                     print this help
 `
 
-const run = <E>(effect: Effect.Effect<number, E>, logLevel = HcLog.parseLogLevel(process.env["CONTAINERD_DRIVER_LOG_LEVEL"])) => {
+const run = <E>(effect: Effect.Effect<number, E>, options: { readonly plugin: boolean } = { plugin: false }) => {
+  const logLevel = HcLog.parseLogLevel(process.env["CONTAINERD_DRIVER_LOG_LEVEL"])
   const fiber = Effect.runFork(effect.pipe(Effect.provide(HcLog.layer(logLevel))))
-  // Nomad stops plugins over gRPC; a Ctrl-C in the agent's terminal must not kill them (go-plugin does the same).
-  process.on("SIGINT", () => {})
-  process.on("SIGTERM", () => fiber.unsafeInterruptAsFork(FiberId.none))
+  const stop = () => fiber.unsafeInterruptAsFork(FiberId.none)
+  // Nomad stops plugins over gRPC; a Ctrl-C in the agent's terminal must not kill them (go-plugin does
+  // the same). The operator commands stop on Ctrl-C like any command.
+  process.on("SIGINT", options.plugin ? () => {} : stop)
+  process.on("SIGTERM", stop)
   fiber.addObserver((exit) => {
     if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
       process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
       process.exit(1)
     }
-    process.exit(Exit.isSuccess(exit) ? exit.value : 0)
+    process.exit(Exit.isSuccess(exit) ? exit.value : options.plugin ? 0 : 130)
   })
 }
 
@@ -53,7 +56,7 @@ const main = (argv: ReadonlyArray<string>): void => {
         process.stderr.write(`${launch.message}\n`)
         process.exit(1)
       }
-      return run(Serve.program({ env: process.env }).pipe(Effect.as(0)))
+      return run(Serve.program({ env: process.env }).pipe(Effect.as(0)), { plugin: true })
     }
     case "doctor":
       return run(Doctor.program(rest))

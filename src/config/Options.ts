@@ -42,23 +42,22 @@ export const struct = <O extends Options>(options: O): Schema.Struct<FieldsOf<O>
 // Nomad has already converted values to the declared HCL type, but numbers arrive in any msgpack
 // form: small ints, int64 as bigint, float64, or a decimal string for values beyond int64.
 
-const NumberFromCty = Schema.Union(
-  Schema.Number,
-  Schema.transformOrFail(Schema.BigIntFromSelf, Schema.Number, {
-    strict: true,
-    decode: (n, _, ast) =>
-      Number.isSafeInteger(Number(n))
-        ? ParseResult.succeed(Number(n))
-        : ParseResult.fail(new ParseResult.Type(ast, n, `${n} is too large`)),
-    encode: (n) => ParseResult.succeed(BigInt(n))
-  }),
-  Schema.NumberFromString
-).annotations({ identifier: "number" })
+const NumberFromCty = Schema.transformOrFail(Schema.Unknown, Schema.Number, {
+  strict: true,
+  decode: (value, _, ast) => {
+    const n = typeof value === "number" ? value
+      : typeof value === "bigint" ? Number(value)
+      : typeof value === "string" && value.trim() !== "" ? Number(value)
+      : Number.NaN
+    return Number.isFinite(n) ? ParseResult.succeed(n) : ParseResult.fail(new ParseResult.Type(ast, value, "expected a number"))
+  },
+  encode: ParseResult.succeed
+}).annotations({ identifier: "number" })
 
 const Str = Schema.String.annotations({ identifier: "string", message: () => "expected a string" })
 const Bool = Schema.Boolean.annotations({ identifier: "bool", message: () => "expected true or false" })
 const Int = NumberFromCty.pipe(
-  Schema.filter((n) => Number.isInteger(n) || "expected a whole number")
+  Schema.filter((n) => Number.isSafeInteger(n) || `expected a whole number of at most 2^53, got ${n}`)
 )
 
 /** `list(map(string))`: Nomad hands map-like options over as a list of maps; merge them in order. */

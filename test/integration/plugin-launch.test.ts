@@ -3,7 +3,7 @@
  * sequence (nomad-plugin-protocol.md §1.1, §5.1), with config bytes produced as Nomad produces them.
  */
 import * as grpc from "@grpc/grpc-js"
-import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { execFileSync, spawnSync } from "node:child_process"
@@ -40,14 +40,20 @@ beforeAll(() => {
 afterEach(() => {
   for (const l of running.splice(0)) l.close()
 })
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
-/** Nomad's GRPCController.Shutdown then the 2 s wait of go-plugin's Kill(). */
-const kill = async (plugin: Launched) => {
+/**
+ * Nomad's GRPCController.Shutdown, then go-plugin's Kill() wait: a plugin not gone 2 s after
+ * Shutdown is SIGKILLed and leaves its socket behind. The loader-sequence tests hold the plugin to
+ * that contract; elsewhere only a clean exit is required.
+ */
+const kill = async (plugin: Launched, limitMs = 10_000) => {
   await unary(plugin.controller, plugin.controller.shutdown, {})
-  const ms = await exitWithin(plugin, 2000)
+  await exitWithin(plugin, limitMs)
+  expect(plugin.child.signalCode).toBe(null)
   expect(fs.existsSync(plugin.socketPath)).toBe(false)
-  return ms
 }
+const goPluginKillWait = 2000
 
 /** Every stderr line is an hclog JSON record Nomad re-logs at its level. */
 const expectHclogStderr = (plugin: Launched) => {
@@ -83,7 +89,7 @@ describe("launched as Nomad launches it", () => {
     expect(info.pluginVersion).toMatch(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/)
     const spec = await configSchema(plugin)
     expect(spec.block?.$case).toBe("object")
-    await kill(plugin)
+    await kill(plugin, goPluginKillWait)
     // stdout carried the handshake line and nothing else.
     expect(plugin.stdout()).toBe(`${plugin.handshake}\n`)
     expectHclogStderr(plugin)
@@ -104,7 +110,7 @@ describe("launched as Nomad launches it", () => {
     // An agent without a config block for the plugin still sends a (defaults-only) config.
     await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.from(encodeLikeNomad(await configSchema(plugin), {})), pluginApiVersion: "v0.1.0" })
     await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.alloc(0), pluginApiVersion: "v0.1.0" })
-    await kill(plugin)
+    await kill(plugin, goPluginKillWait)
   })
 
   it("long-lived instance: SetConfig, Init, Fingerprint, TaskEvents, TaskConfigSchema, Capabilities, Shutdown", async () => {
@@ -146,8 +152,7 @@ describe("launched as Nomad launches it", () => {
 
     await new Promise((r) => setTimeout(r, 200))
     expect(eventsEnded).toBe(false) // TaskEvents stays open
-    const ms = await kill(plugin)
-    expect(ms).toBeLessThan(2000)
+    await kill(plugin, goPluginKillWait)
     expectHclogStderr(plugin)
   })
 })
@@ -208,12 +213,12 @@ describe("fingerprint", () => {
       stream.on("error", () => (ended = true))
       const next = async (health: FingerprintResponse_HealthState) => {
         const from = responses.length
-        for (let i = 0; i < 100; i++) {
+        for (let i = 0; i < 300; i++) {
           const hit = responses.slice(from).find((r) => r.health === health)
           if (hit) return hit
           await new Promise((r) => setTimeout(r, 100))
         }
-        throw new Error(`no ${FingerprintResponse_HealthState[health]} fingerprint within 10 s after ${JSON.stringify(responses.map((r) => r.health))}`)
+        throw new Error(`no ${FingerprintResponse_HealthState[health]} fingerprint within 30 s after ${JSON.stringify(responses.map((r) => r.health))}`)
       }
       await next(FingerprintResponse_HealthState.UNHEALTHY)
       await ctd.start()
@@ -223,15 +228,16 @@ describe("fingerprint", () => {
       expect((await next(FingerprintResponse_HealthState.UNHEALTHY)).healthDescription).toContain("containerd is not reachable")
       await ctd.start()
       await next(FingerprintResponse_HealthState.HEALTHY)
-      // Each change was sent once: no duplicate consecutive responses.
-      for (let i = 1; i < responses.length; i++) expect(responses[i]!.health).not.toBe(responses[i - 1]!.health)
+      // Only changes are sent: no response repeats the one before it.
+      const encoded = responses.map((r) => JSON.stringify(r, (_, v) => (typeof v === "bigint" ? String(v) : v)))
+      for (let i = 1; i < encoded.length; i++) expect(encoded[i]).not.toBe(encoded[i - 1])
       expect(ended).toBe(false)
       stream.cancel()
       await kill(plugin)
     } finally {
       await ctd.dispose()
     }
-  }, 60_000)
+  }, 120_000)
 
   it("reports UNDETECTED when disabled in the plugin config", async () => {
     const plugin = await start()

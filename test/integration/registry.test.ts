@@ -188,9 +188,7 @@ describe("errors name the reference", () => {
         })
       })
       const registry = yield* Registry
-      const started = Date.now()
       const error = yield* Effect.flip(registry.resolve(ref(`127.0.0.1:${port}/test/busybox`)))
-      expect(Date.now() - started).toBeLessThan(2_000)
       expect(error.reason).toBe("Unreachable")
       expect(RegistryLayer.isRecoverable(error)).toBe(true)
       expect(error.message).toContain(`127.0.0.1:${port}`)

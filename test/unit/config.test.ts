@@ -147,6 +147,11 @@ describe("config bytes as Nomad produces them", () => {
     expect(Either.getOrThrow(taskDecode(float64)).pids_limit).toBe(64)
     expect(Either.isLeft(taskDecode(encode({ image: "x", pids_limit: 1.5 })))).toBe(true)
     expect(Either.isLeft(taskDecode(encode({ image: "x", pids_limit: 2n ** 62n }, { useBigInt64: true })))).toBe(true)
+    // Beyond int64 cty sends the decimal text; it must not turn into an inexact float.
+    const huge = taskDecode(encode({ image: "x", pids_limit: "100000000000000000000" }))
+    expect(Either.isLeft(huge) && huge.left.message).toBe(
+      "invalid task config: pids_limit: expected a whole number of at most 2^53, got 100000000000000000000"
+    )
   })
 
   it("decodes empty plugin config bytes (no config block) to the defaults", () => {

@@ -110,13 +110,11 @@ describe("Containerd rpc bridge", () => {
   it.scopedLive("unary calls get the configured deadline and fail with DeadlineExceeded", () =>
     Effect.gen(function*() {
       const socket = yield* fakeServer({ version: () => {} })
-      const started = Date.now()
       const error = yield* Effect.flip(Effect.flatMap(Containerd, (cd) => cd.version)).pipe(
         Effect.provide(layer({ address: socket, namespace: "ns", timeouts: { call: "200 millis" } }))
       )
       expect(error.reason).toBe("DeadlineExceeded")
       expect(error.method).toBe("Version.Version")
-      expect(Date.now() - started).toBeLessThan(5_000)
     }))
 
   it.scopedLive("maps a containerd status to reason, method and containerd's message", () =>

@@ -237,9 +237,7 @@ describe("ImageStore.pull from the registry", () => {
       const { layer } = setup([appImage], { beforeChunk: (digest) => (digest === appImage.layers[1]!.digest ? gate.wait : Effect.void) })
       yield* Effect.gen(function*() {
         const store = yield* ImageStore
-        const started = Date.now()
         const error = yield* Effect.flip(store.pull("registry.test/team/app:1", { timeout: "300 millis" }))
-        expect(Date.now() - started).toBeLessThan(5_000)
         expect(error.reason).toBe("Timeout")
         expect(error.recoverable).toBe(true)
         expect(error.message).toBe(

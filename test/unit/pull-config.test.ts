@@ -36,7 +36,7 @@ describe("image-store settings from the plugin and task config", () => {
 
 describe("containerd-driver pull arguments", () => {
   it("reads the image, --config, --force, --user and --timeout in any order and both flag forms", () => {
-    const parsed = Either.getOrThrow(parseArgs(["--force", "--config=/tmp/p.json", "alpine:3", "--user", "u:p:w", "--timeout", "90s"]))
+    const parsed = Either.getOrThrow(parseArgs(["--force", "--config=/tmp/p.json", "alpine:3", "--user", "u", "--timeout", "90s"], { CONTAINERD_DRIVER_REGISTRY_PASSWORD: "p:w" }))
     expect(parsed.image).toBe("alpine:3")
     expect(parsed.configFile).toBe("/tmp/p.json")
     expect(parsed.force).toBe(true)
@@ -47,12 +47,13 @@ describe("containerd-driver pull arguments", () => {
   })
 
   it("rejects what it cannot use, saying why", () => {
-    const error = (args: ReadonlyArray<string>) => Either.getLeft(parseArgs(args)).pipe((e) => (e._tag === "Some" ? e.value : ""))
+    const error = (args: ReadonlyArray<string>) => Either.getLeft(parseArgs(args, {})).pipe((e) => (e._tag === "Some" ? e.value : ""))
     expect(error([])).toContain("which image?")
     expect(error(["a", "b"])).toContain("only one image")
     expect(error(["a", "--bogus"])).toContain("unknown option --bogus")
     expect(error(["a", "--config"])).toContain("--config needs a file name")
-    expect(error(["a", "--user", "nocolon"])).toContain("USER:PASSWORD")
+    expect(error(["a", "--user", "u:secret"])).toContain("takes only the user name")
+    expect(error(["a", "--user", "u"])).toContain("needs the password in $CONTAINERD_DRIVER_REGISTRY_PASSWORD")
     expect(error(["a", "--timeout", "soon"])).toContain("not a positive Go duration")
   })
 })

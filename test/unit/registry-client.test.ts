@@ -385,9 +385,7 @@ describe("Registry client — failures that are temporary", () => {
     Effect.gen(function*() {
       const port = yield* closedPort
       const registry = yield* Registry
-      const started = Date.now()
       const error = yield* Effect.flip(registry.resolve(ref(`127.0.0.1:${port}/test/app:v1`)))
-      expect(Date.now() - started).toBeLessThan(2_000)
       expect(error.reason).toBe("Unreachable")
       expect(error.recoverable).toBe(true)
       expect(error.message).toContain(`127.0.0.1:${port}`)

@@ -64,12 +64,8 @@ describe("Registry blob idle timeout", () => {
       expect(Buffer.concat(Chunk.toArray(pieces)).equals(content)).toBe(true)
 
       const stalls = yield* blobServer(content, (res) => res.write(content.subarray(0, 1000)))
-      const started = Date.now()
       const error = yield* Effect.flip(Stream.runDrain(registry.fetchBlob(parse(`${stalls.host}/test/app:v1`), descriptor(content))))
-      const waited = Date.now() - started
       expect(error.reason).toBe("Timeout")
       expect(error.message).toContain("sent no data for 300ms")
-      expect(waited).toBeGreaterThanOrEqual(300)
-      expect(waited).toBeLessThan(1_500)
     }).pipe(Effect.provide(registryLayer)), 20_000)
 })

@@ -4,7 +4,7 @@
  * read.
  */
 import { Either } from "effect"
-import { resolveMountSource } from "./Mounts.js"
+import { isBindMount, resolveMountSource } from "./Mounts.js"
 import type { NomadTask, TaskConfig } from "./SpecInput.js"
 
 export interface HostFactsNeeded {
@@ -28,7 +28,7 @@ export const hostFactsNeeded = (
 ): HostFactsNeeded => {
   const realpaths = new Set<string>()
   for (const m of task.mounts) {
-    if ((m.type === "bind" || m.type === "volume" || m.type === "") && m.source !== undefined && m.source !== "") {
+    if (isBindMount(m) && m.source !== undefined && m.source !== "") {
       const resolved = resolveMountSource(m.source, nomad)
       if (Either.isRight(resolved) && resolved.right.within !== undefined) {
         realpaths.add(resolved.right.source)

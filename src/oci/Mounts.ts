@@ -115,6 +115,13 @@ const bindTypes = new Set(["bind", "volume"])
 const bindFlags = new Set(["bind", "rbind"])
 
 /**
+ * runc bind-mounts any mount carrying a bind flag, whatever its type says, so such a mount gets
+ * the same source resolution and escape checks as a bind.
+ */
+export const isBindMount = (m: { readonly type: string; readonly options: ReadonlyArray<string> }): boolean =>
+  m.type === "" || bindTypes.has(m.type) || m.options.some((o) => bindFlags.has(o))
+
+/**
  * The task's `mounts` entries. bind and volume need options (the original's message) and a source; `volume` is
  * a bind mount and is emitted as type "bind" (runc only ever bind-mounted it; other runtimes reject "volume"),
  * and "rbind" is added when the options name neither bind nor rbind. tmpfs and other types pass through.
@@ -145,7 +152,7 @@ export const taskMounts = (
           )
         )
       }
-      if (!bindTypes.has(type)) {
+      if (!isBindMount(m)) {
         return Either.right({
           destination,
           type,

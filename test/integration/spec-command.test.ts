@@ -7,10 +7,13 @@ import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Effect } from "effect"
+import * as Containerd from "../../layers/Containerd.js"
+import { cleanupNamespace, uniqueNamespace } from "../support/containerdContract.js"
 import { builtPlugin } from "../support/PluginProcess.js"
 import { integrationEnv } from "./env.js"
 
-const namespace = `cdd-spec-${process.pid}`
+const namespace = uniqueNamespace("cdd-spec")
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cdd-spec-"))
 const configFile = path.join(dir, "plugin.json")
 fs.writeFileSync(configFile, JSON.stringify({ containerd_address: integrationEnv.containerdAddress, namespace }))
@@ -23,9 +26,10 @@ const spec = (job: string, ...args: Array<string>) => {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, json: () => JSON.parse(result.stdout) }
 }
 
-afterAll(() => {
-  const ctr = (...args: Array<string>) => spawnSync("ctr", ["--address", integrationEnv.containerdAddress, "-n", namespace, ...args])
-  ctr("images", "rm", "--sync", image)
+afterAll(async () => {
+  await Effect.runPromise(
+    cleanupNamespace(namespace).pipe(Effect.provide(Containerd.layer({ address: integrationEnv.containerdAddress, namespace })))
+  )
   fs.rmSync(dir, { recursive: true, force: true })
 })
 

@@ -491,6 +491,10 @@ describe("mounts", () => {
       expect(failure(mount({ type: "bind", target: "/cfg", source, options: ["rbind"] })).reason).toBe("MountSourceEscapes")
     }
   )
+  it.each(["tmpfs", "overlay", "anything"])("checks a %s mount carrying a bind flag like a bind (runc binds it)", (type) => {
+    expect(failure(mount({ type, target: "/cfg", source: "local/../../other", options: ["rbind", "ro"] })).reason).toBe("MountSourceEscapes")
+    expect(mountAt(spec(mount({ type, target: "/cfg", source: "local/x", options: ["bind"] })), "/cfg")?.source).toBe(`${taskDir}/local/x`)
+  })
   it("refuses a relative source whose realpath leaves the directory", () => {
     const error = failure({
       ...mount({ type: "bind", target: "/cfg", source: "local/link", options: ["rbind"] }),

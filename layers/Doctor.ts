@@ -14,7 +14,7 @@ import { socketPath } from "./containerd/ContainerdError.js"
 import { readPluginConfig } from "./CliConfig.js"
 import { probeContainerd } from "./Driver.js"
 import { hostCgroupVersion } from "./HostFacts.js"
-import { pluginName, pluginVersion } from "./NomadRpc.js"
+import { pluginName, pluginVersion } from "../src/plugin/Version.js"
 
 /** `io.containerd.runc.v2` → `containerd-shim-runc-v2`, the binary containerd looks up on its PATH. */
 export const shimBinary = (runtime: string): string | undefined => {

@@ -15,12 +15,10 @@ import {
   type SetConfigRequest
 } from "../src/gen/plugins/base/proto/base.js"
 import { DriverService, type TaskConfigSchemaResponse } from "../src/gen/plugins/drivers/proto/driver.js"
+import { apiVersions, pluginName, pluginVersion } from "../src/plugin/Version.js"
 import { Driver } from "./Driver.js"
 import { type Bridge, RpcStatus, type ServiceBinding } from "./GrpcServer.js"
 
-export const pluginName = "containerd-driver"
-export const pluginVersion = "0.1.0"
-export const apiVersions = ["v0.1.0"]
 
 const pluginInfo: PluginInfoResponse = {
   type: PluginType.DRIVER,

@@ -15,3 +15,11 @@ describe("README option tables", () => {
     }
   })
 })
+
+describe("the plugin version", () => {
+  it("is package.json's version, a semver Nomad's go-version parses", async () => {
+    const { pluginVersion } = await import("../../src/plugin/Version.js")
+    expect(pluginVersion).toBe(JSON.parse(fs.readFileSync("package.json", "utf8")).version)
+    expect(pluginVersion).toMatch(/^\d+\.\d+\.\d+$/)
+  })
+})

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { containerId, interpolate, nomadTaskEnv } from "../../src/plugin/TaskIdentity.js"
+import { interpolate, nomadTaskEnv } from "../../src/config/NomadClient.js"
+import { containerId } from "../../src/plugin/TaskIdentity.js"
 
 describe("task identity", () => {
   it("names containers as the original driver did, per cgroup version", () => {

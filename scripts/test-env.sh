@@ -275,6 +275,7 @@ cmd_up() {
   ensure_registry registry-auth "$TEST_AUTH_REGISTRY" yes
   check_auth_registry_credentials
   push_images
+  bash "$SCRIPT_DIR/build-nomad-oracle.sh"
   log "up: ready in $((SECONDS - started)) s (eval \"\$(scripts/test-env.sh env)\" for the variables)"
 }
 

@@ -1,54 +1,156 @@
 /**
  * What Nomad's client does to a job's `config` block before the driver sees it (nomad-plugin-protocol.md
  * §3.2–3.3): hcldec against the driver's hclspec — every attribute present (absent ones null),
- * defaults from Literal, values converted to the declared type, unknown keys rejected. Used by
- * `containerd-driver spec` to read a job's config exactly as a Nomad client would, and by tests to
- * produce Nomad's config bytes. Covers the spec kinds this driver declares; others are refused.
+ * defaults from Literal, values converted to the declared type as cty converts them, unknown keys
+ * rejected. Used by `containerd-driver spec` to read a job's config as a Nomad client would, and by
+ * tests to produce Nomad's config bytes; test/integration/nomad-oracle.test.ts checks it against the
+ * real hcldec + cty. Covers the spec kinds and types this driver declares (plus `any` and `map(T)`);
+ * others are refused. Strings are not evaluated as templates: `${...}`, `%{...}` and their `$${`,
+ * `%%{` escapes stay verbatim (the client interpolates them with the task's variables).
+ *
+ * The result is the cty value in the form its msgpack encoding is read back: numbers are JS numbers,
+ * bigints (int64 beyond 2^53) or decimal strings (CtyNumber.ts); strings are NFC-normalised as cty does.
  */
 import { Either } from "effect"
 import type { Spec } from "../gen/plugins/shared/hclspec/hcl_spec.js"
+import { ctyNumberMsgpackValue, ctyNumberOfJs, ctyNumberText, parseCtyNumber } from "./CtyNumber.js"
 
 type Body = Record<string, unknown>
 
 /** hcldec rejected the config; the message is hcldec's kind of wording. */
 export class HclDecodeError extends Error {}
 
-const convert = (type: string, value: unknown, name: string): unknown => {
-  if (value === undefined || value === null) return null
-  switch (type) {
-    case "string":
-      if (typeof value === "string") return value
-      if (typeof value === "number" || typeof value === "boolean") return String(value)
-      break
-    case "number":
-      // cty writes integers in their smallest msgpack form: keep safe bigints as plain numbers.
-      if (typeof value === "bigint") return Number.isSafeInteger(Number(value)) ? Number(value) : value
-      if (typeof value === "number") return value
-      if (typeof value === "string" && value.trim() !== "" && !Number.isNaN(Number(value))) return Number(value)
-      break
-    case "bool":
-      if (typeof value === "boolean") return value
-      if (value === "true" || value === "false") return value === "true"
-      break
-    case "list(string)":
-      if (Array.isArray(value)) return value.map((v) => convert("string", v, name))
-      break
-    case "list(map(string))": {
-      const maps = Array.isArray(value) ? value : [value]
-      if (maps.every((m) => typeof m === "object" && m !== null && !Array.isArray(m))) {
-        return maps.map((m) =>
-          Object.fromEntries(Object.entries(m as Body).map(([k, v]) => [k, convert("string", v, `${name}.${k}`)]))
-        )
-      }
-      break
-    }
-    default:
-      throw new HclDecodeError(`unsupported HCL type ${type}`)
+type CtyType =
+  | { readonly _tag: "string" | "number" | "bool" | "any" }
+  | { readonly _tag: "list" | "map"; readonly element: CtyType }
+
+/** The type expressions this emulation handles: primitives, `any`, `list(T)` and `map(T)` of concrete T. */
+const parseType = (expression: string): CtyType => {
+  const text = expression.trim()
+  if (text === "string" || text === "number" || text === "bool" || text === "any") return { _tag: text }
+  const m = /^(list|map)\s*\(([\s\S]*)\)$/.exec(text)
+  if (m !== null) {
+    const element = parseType(m[2]!)
+    if (!mentionsAny(element)) return { _tag: m[1] as "list" | "map", element }
   }
-  throw new HclDecodeError(`Incorrect attribute value type: ${name} cannot be converted to ${type}`)
+  throw new HclDecodeError(`unsupported HCL type ${expression}`)
 }
 
-const literal = (expression: string): unknown => JSON.parse(expression)
+const mentionsAny = (type: CtyType): boolean =>
+  type._tag === "any" || ((type._tag === "list" || type._tag === "map") && mentionsAny(type.element))
+
+const isBody = (value: unknown): value is Body =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+// Go's JSON decoder turns unpaired surrogates into U+FFFD; cty.StringVal normalises to NFC.
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+const ctyString = (s: string): string => s.replace(loneSurrogate, "\uFFFD").normalize("NFC")
+
+const typeName = (type: CtyType): string =>
+  type._tag === "list" || type._tag === "map" ? `${type._tag} of ${typeName(type.element)}` : type._tag
+
+const inappropriate = (name: string, detail: string): HclDecodeError =>
+  new HclDecodeError(`Incorrect attribute value type: Inappropriate value for attribute "${name}": ${detail}`)
+
+/** Object keys after NFC; two keys that normalise alike are a duplicate, as in HCL's JSON parser. */
+const ctyEntries = (body: Body, name: string): Array<[string, unknown]> => {
+  const seen = new Set<string>()
+  return Object.entries(body).flatMap(([k, v]): Array<[string, unknown]> => {
+    const key = ctyString(k)
+    if (seen.has(key)) throw new HclDecodeError(`Duplicate object attribute: An attribute named "${key}" was already defined (${name})`)
+    seen.add(key)
+    // A JS property set to undefined is not in the JSON at all.
+    return v === undefined ? [] : [[key, v]]
+  })
+}
+
+/** A JSON value as cty sees it without a type constraint (`any`): tuples, objects, numbers exact. */
+const dynamic = (value: unknown, name: string): unknown => {
+  if (value === null || value === undefined) return null
+  if (typeof value === "string") return ctyString(value)
+  if (typeof value === "boolean") return value
+  if (typeof value === "number" || typeof value === "bigint") {
+    const n = ctyNumberOfJs(value)
+    return n === undefined ? null : ctyNumberMsgpackValue(n)
+  }
+  if (Array.isArray(value)) return value.map((v) => dynamic(v, name))
+  if (isBody(value)) return Object.fromEntries(ctyEntries(value, name).map(([k, v]) => [k, dynamic(v, name)]))
+  throw inappropriate(name, `unsupported value ${String(value)}`)
+}
+
+/** cty's conversion of a JSON value to `type` (convert.Convert's safe and unsafe primitive rules). */
+const convert = (type: CtyType, value: unknown, name: string): unknown => {
+  if (value === undefined || value === null) return null
+  // JSON has no NaN or infinity: JSON.stringify, like Nomad's encoder, writes null.
+  if (typeof value === "number" && !Number.isFinite(value)) return null
+  switch (type._tag) {
+    case "any":
+      return dynamic(value, name)
+    case "string":
+      if (typeof value === "string") return ctyString(value)
+      if (typeof value === "boolean") return String(value)
+      if (typeof value === "number" || typeof value === "bigint") return ctyNumberText(ctyNumberOfJs(value)!)
+      break
+    case "number": {
+      const n = typeof value === "number" || typeof value === "bigint" ? ctyNumberOfJs(value)
+        : typeof value === "string" ? parseCtyNumber(ctyString(value))
+        : undefined
+      if (n !== undefined) return ctyNumberMsgpackValue(n)
+      if (typeof value === "string") throw inappropriate(name, "a number is required.")
+      break
+    }
+    case "bool":
+      if (typeof value === "boolean") return value
+      if (typeof value === "string") {
+        if (value === "true" || value === "1") return true
+        if (value === "false" || value === "0") return false
+        throw inappropriate(name, "a bool is required.")
+      }
+      break
+    case "list":
+      if (Array.isArray(value)) return value.map((v, i) => convert(type.element, v, `${name}[${i}]`))
+      break
+    case "map":
+      if (isBody(value)) {
+        return Object.fromEntries(ctyEntries(value, name).map(([k, v]) => [k, convert(type.element, v, `${name}.${k}`)]))
+      }
+      break
+  }
+  throw inappropriate(name, `${typeName(type)} required.`)
+}
+
+/** A Literal's value: the HCL expression forms Options.ts writes (strings, numbers, bools, null). */
+const literal = (expression: string): unknown => {
+  const text = expression.trim()
+  if (text === "true" || text === "false") return text === "true"
+  if (text === "null") return null
+  const n = /^\d+(\.\d+)?([eE][+-]?\d+)?$/.test(text) ? parseCtyNumber(text) : undefined
+  if (n !== undefined) return ctyNumberMsgpackValue(n)
+  const quoted = /^"((?:[^"\\]|\\.)*)"$/.exec(text)?.[1]
+  // A string with a template interpolation or directive left after its escapes would need evaluating.
+  if (quoted !== undefined && !/[$%]\{/.test(quoted.replace(/\$\$\{|%%\{/g, ""))) {
+    const unescaped = quoted.replace(/\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)|([$%])\2\{/g, (_, e?: string, t?: string) => {
+      if (t !== undefined) return `${t}{`
+      if (e!.length > 1) return String.fromCodePoint(parseInt(e!.slice(1), 16))
+      const simple: Record<string, string> = { n: "\n", r: "\r", t: "\t", "\"": "\"", "\\": "\\" }
+      if (simple[e!] === undefined) throw new HclDecodeError(`Invalid escape sequence \\${e} in literal ${expression}`)
+      return simple[e!]!
+    })
+    return ctyString(unescaped)
+  }
+  throw new HclDecodeError(`unsupported literal expression ${expression}`)
+}
+
+/** The bodies a block type gets in HCL's JSON syntax: one object, or an array of them; null or [] is none. */
+const blockBodies = (value: unknown, name: string): Array<Body> => {
+  const blocks = value === undefined || value === null ? [] : Array.isArray(value) ? value : [value]
+  return blocks.map((b) => {
+    if (!isBody(b)) throw new HclDecodeError(`Incorrect JSON value type: A JSON object is required here, to define the ${name} block`)
+    return b
+  })
+}
+
+const own = (body: Body, key: string): unknown => (Object.hasOwn(body, key) ? body[key] : undefined)
 
 const decodeSpec = (spec: Spec, body: Body, inherited: string): unknown => {
   const block = spec.block
@@ -57,11 +159,12 @@ const decodeSpec = (spec: Spec, body: Body, inherited: string): unknown => {
       return decodeObject(block.value.attributes, body)
     case "Attr": {
       const name = block.value.name || inherited
-      const value = body[name]
-      if ((value === undefined || value === null) && block.value.required) {
-        throw new HclDecodeError(`Missing required argument: The argument "${name}" is required`)
+      const value = own(body, name)
+      // Only an absent attribute is missing: an explicit null satisfies `required` (the value is null).
+      if (value === undefined && block.value.required) {
+        throw new HclDecodeError(`Missing required argument: The argument "${name}" is required, but no definition was found.`)
       }
-      return convert(block.value.type, value, name)
+      return convert(parseType(block.value.type), value, name)
     }
     case "default": {
       const primary = decodeSpec(block.value.primary!, body, "")
@@ -71,20 +174,23 @@ const decodeSpec = (spec: Spec, body: Body, inherited: string): unknown => {
       return literal(block.value.value)
     case "blockValue": {
       const name = block.value.name || inherited
-      const value = body[name]
-      if (value === undefined || value === null) {
-        if (block.value.required) throw new HclDecodeError(`Missing ${name} block`)
+      const bodies = blockBodies(own(body, name), name)
+      if (bodies.length > 1) throw new HclDecodeError(`Duplicate ${name} block: Only one block of type "${name}" is allowed.`)
+      if (bodies.length === 0) {
+        if (block.value.required) throw new HclDecodeError(`Missing ${name} block: A block of type "${name}" is required here.`)
         return null
       }
-      const blocks = Array.isArray(value) ? value : [value]
-      if (blocks.length !== 1) throw new HclDecodeError(`Duplicate ${name} block`)
-      return decodeSpec(block.value.nested!, blocks[0] as Body, "")
+      return decodeSpec(block.value.nested!, bodies[0]!, "")
     }
     case "blockList": {
       const name = block.value.name || inherited
-      const value = body[name]
-      const blocks = value === undefined || value === null ? [] : Array.isArray(value) ? value : [value]
-      return blocks.map((b) => decodeSpec(block.value.nested!, b as Body, ""))
+      const bodies = blockBodies(own(body, name), name)
+      const { maxItems, minItems } = block.value
+      if (bodies.length < minItems) throw new HclDecodeError(`Insufficient ${name} blocks: At least ${minItems} "${name}" blocks are required.`)
+      if (maxItems > 0n && bodies.length > maxItems) {
+        throw new HclDecodeError(`Too many ${name} blocks: No more than ${maxItems} "${name}" blocks are allowed`)
+      }
+      return bodies.map((b) => decodeSpec(block.value.nested!, b, ""))
     }
     default:
       throw new HclDecodeError(`unsupported spec ${block?.$case}`)
@@ -92,9 +198,11 @@ const decodeSpec = (spec: Spec, body: Body, inherited: string): unknown => {
 }
 
 const decodeObject = (attributes: Record<string, Spec>, body: Body): Body => {
-  for (const key of Object.keys(body)) {
-    if (!(key in attributes)) {
-      throw new HclDecodeError(`Unsupported argument: An argument named "${key}" is not expected here`)
+  for (const [key, value] of Object.entries(body)) {
+    if (value !== undefined && !Object.hasOwn(attributes, key)) {
+      // Real hcldec on Nomad's JSON says `Extraneous JSON object property; No argument or block type is
+      // named "x".`; this is its native-syntax wording, which `containerd-driver spec` users know.
+      throw new HclDecodeError(`Extraneous JSON object property; No argument or block type is named "${key}".`)
     }
   }
   const out: Body = {}

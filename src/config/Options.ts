@@ -178,11 +178,24 @@ function scalar<A>(
       doc
     }
   }
-  const literal = JSON.stringify(defaultValue)
   return {
-    hcl: { _tag: "Attr", type, required: false, literal },
+    hcl: { _tag: "Attr", type, required: false, literal: hclLiteral(defaultValue) },
     field: Schema.optionalWith(schema, { default: () => defaultValue }),
     doc,
-    defaultText: literal
+    defaultText: JSON.stringify(defaultValue)
   }
+}
+
+/**
+ * A default as HCL expression source for a Literal spec. Not JSON: HCL has no `\b`, `\f` or `\/`
+ * escapes, and `${` / `%{` in a quoted string start a template, so they are written `$${` / `%%{`.
+ */
+export const hclLiteral = (value: unknown): string => {
+  if (typeof value !== "string") return JSON.stringify(value)
+  const escaped = value.replace(/[\\"\u0000-\u001f\u007f]|([$%])\{/g, (c, template?: string) => {
+    if (template !== undefined) return `${template}${template}{`
+    const named: Record<string, string> = { "\\": "\\\\", "\"": "\\\"", "\n": "\\n", "\r": "\\r", "\t": "\\t" }
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+  })
+  return `"${escaped}"`
 }

@@ -119,7 +119,7 @@ describe("containerd-driver spec", () => {
 
   it("names a missing required option and an unknown one, as Nomad's validation would", () => {
     expect(spec(`config {\n  command = "sh"\n}\n`).stderr).toContain('The argument "image" is required')
-    expect(spec(`config {\n  image = "${image}"\n  imagee = "x"\n}\n`).stderr).toContain('An argument named "imagee" is not expected here')
+    expect(spec(`config {\n  image = "${image}"\n  imagee = "x"\n}\n`).stderr).toContain('No argument or block type is named "imagee"')
   })
 
   it("reports an image the registry does not have, naming it", () => {

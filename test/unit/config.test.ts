@@ -240,15 +240,17 @@ describe("the hclspec sent to Nomad", () => {
 describe("properties", () => {
   const optional = <A>(arb: fc.Arbitrary<A>) => fc.option(arb, { nil: undefined })
   const name = fc.stringMatching(/^[a-z][a-z0-9_.]{0,12}$/)
+  // `${` and `%{` start HCL templates, which the client evaluates (encodeLikeNomad refuses them).
+  const text = (constraints: fc.StringConstraints = {}) => fc.string(constraints).filter((s) => !/[$%]\{/.test(s))
   const validTask = fc.record(
     {
-      image: fc.string({ minLength: 1 }),
-      command: optional(fc.string()),
-      args: optional(fc.array(fc.string())),
+      image: text({ minLength: 1 }),
+      command: optional(text()),
+      args: optional(fc.array(text())),
       privileged: optional(fc.boolean()),
       pids_limit: optional(fc.integer({ min: 0, max: 2 ** 31 })),
-      sysctl: optional(fc.array(fc.dictionary(name, fc.string()), { minLength: 1, maxLength: 3 })),
-      mounts: optional(fc.array(fc.record({ target: fc.string({ minLength: 1 }), options: fc.array(fc.string()) }))),
+      sysctl: optional(fc.array(fc.dictionary(name, text()), { minLength: 1, maxLength: 3 })),
+      mounts: optional(fc.array(fc.record({ target: text({ minLength: 1 }), options: fc.array(text()) }))),
       image_pull_timeout: optional(fc.constantFrom("30s", "1m30s", "2h", "750ms"))
     },
     { requiredKeys: ["image"] }

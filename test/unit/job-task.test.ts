@@ -148,7 +148,7 @@ describe("HCL values", () => {
   const key = fc.stringMatching(/^[a-z][a-z0-9_]{0,8}$/)
   const scalar = fc.oneof(fc.string(), fc.integer(), fc.boolean())
   const render = (v: unknown): string =>
-    typeof v === "string" ? JSON.stringify(v).replace(/\$\{/g, "$${") : Array.isArray(v) ? `[${v.map(render).join(", ")}]` : String(v)
+    typeof v === "string" ? JSON.stringify(v).replace(/\$\{/g, "$$$${") : Array.isArray(v) ? `[${v.map(render).join(", ")}]` : String(v)
 
   it.prop("attributes written as HCL read back as the same values", [fc.dictionary(key, fc.oneof(scalar, fc.array(scalar)))], ([body]) => {
     const text = Object.entries(body).map(([k, v]) => `${k} = ${render(v)}`).join("\n")

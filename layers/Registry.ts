@@ -315,7 +315,7 @@ export const make = (
           }
           const response = yield* exchange(current, method, headers, subject)
           const location = headerValue(response.headers.location)
-          if (!REDIRECT_STATUSES.has(response.status) || location === undefined) return response
+          if (!REDIRECT_STATUSES.has(response.status) || location === undefined) return { response, url: current }
           yield* drain(response, subject)
           if (hop >= maxRedirects) {
             return yield* new RegistryError({
@@ -371,6 +371,13 @@ export const make = (
             ),
           onSome: Effect.succeed
         })
+        if (Option.isSome(credential) && url.protocol === "http:" && target.base.protocol === "https:") {
+          return yield* new RegistryError({
+            reason: "Protocol",
+            message: `registry ${target.endpoint.host} sent a token realm over plain HTTP (${url.host}); ` +
+              `credentials are not sent there (pulling ${subject})`
+          })
+        }
         let response: Response
         if (Option.isSome(credential) && credential.value._tag === "IdentityToken") {
           // OAuth2 refresh-token grant: the only way to use an identity token.
@@ -463,10 +470,11 @@ export const make = (
         let authorization = yield* cachedAuthorization(target)
         let challenged = false
         for (;;) {
-          const response = yield* followRedirects(target, method, url, accept, authorization, subject)
+          const { response, url: answeredBy } = yield* followRedirects(target, method, url, accept, authorization, subject)
           if (response.status !== 401) return response
           const errorBody = yield* readErrorBody(response, subject)
-          if (challenged) return yield* unauthorized(subject, errorBody)
+          // A 401 from where a redirect led (e.g. blob storage) must not get the registry's credentials.
+          if (challenged || answeredBy.origin !== target.base.origin) return yield* unauthorized(subject, errorBody)
           challenged = true
           authorizations.delete(target.cacheKey)
           authorization = Option.some(

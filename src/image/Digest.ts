@@ -38,8 +38,6 @@ export const parse = (digest: string): Option.Option<ParsedDigest> => {
   return Option.some({ algorithm: algorithm as ParsedDigest["algorithm"], hex })
 }
 
-export const isSupportedAlgorithm = (algorithm: string): boolean => hexLengthByAlgorithm[algorithm] !== undefined
-
 /** `sha256:<hex>` of the given bytes (or of another supported algorithm). */
 export const of = (bytes: Uint8Array, algorithm: ParsedDigest["algorithm"] = "sha256"): string =>
   `${algorithm}:${createHash(algorithm).update(bytes).digest("hex")}`
@@ -57,7 +55,6 @@ export type Verdict =
 export interface Verifier {
   readonly update: (chunk: Uint8Array) => Option.Option<Verdict>
   readonly finish: () => Verdict
-  readonly bytesSeen: () => number
 }
 
 export const verifier = (expected: ParsedDigest, expectedSize: number): Verifier => {
@@ -77,8 +74,7 @@ export const verifier = (expected: ParsedDigest, expectedSize: number): Verifier
       const actual = `${expected.algorithm}:${hash.digest("hex")}`
       const wanted = `${expected.algorithm}:${expected.hex}`
       return actual === wanted ? { _tag: "Match" } : { _tag: "DigestMismatch", expected: wanted, actual }
-    },
-    bytesSeen: () => seen
+    }
   }
 }
 

@@ -265,10 +265,6 @@ const serverMessage = (body: Option.Option<RegistryErrorBody>): string =>
     onSome: ({ code, message }) => `: server message: ${code.toLowerCase()}${message !== "" ? `: ${message}` : ""}`
   })
 
-/** The original driver's wrapping of any pull failure, for the task event / StartTask error. */
-export const pullFailureMessage = (image: string, error: { readonly message: string }): string =>
-  `Error in pulling image ${image}: ${error.message}`
-
 export const unauthorized = (subject: string, body: Option.Option<RegistryErrorBody> = Option.none()) =>
   new RegistryError({ reason: "Unauthorized", message: `${PULL_ACCESS_DENIED}: ${subject}${serverMessage(body)}` })
 

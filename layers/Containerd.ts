@@ -24,6 +24,7 @@ import * as HealthPb from "../src/gen/grpc/health/v1/health.js"
 import { clientError, type ContainerdError } from "./containerd/ContainerdError.js"
 import { type WriteBlobOptions, type WriteBlobResult, writeBlob } from "./containerd/contentWrite.js"
 import { type ContainerdDescription, describeFrom, type LeaseOptions, makeWithLease } from "./containerd/derived.js"
+import { makeH2Duplex } from "./containerd/h2Duplex.js"
 import { blockingCall, globalCall, makeRpc, namespacedCall, type ServerStream, type Unary } from "./containerd/rpc.js"
 
 export { currentLease, currentNamespace, inLease, inNamespace } from "./containerd/callContext.js"
@@ -221,7 +222,9 @@ export const make = (options: ContainerdOptions): Effect.Effect<ContainerdServic
       defaultNamespace: options.namespace,
       callTimeout: Duration.decode(options.timeouts?.call ?? "1 minute")
     })
-    const { duplex, serverStream, unary } = rpc
+    const { serverStream, unary } = rpc
+    // Content.Write carries the image bytes: on its own HTTP/2 connection, without grpc-js's per-message costs.
+    const h2 = yield* makeH2Duplex({ address: options.address, defaultNamespace: options.namespace })
 
     const version = unary(VersionPb.VersionService.version, Empty, globalCall)({})
     const health = unary(HealthPb.HealthService.check, HealthPb.HealthCheckRequest, globalCall)({ service: "" }).pipe(
@@ -267,7 +270,7 @@ export const make = (options: ContainerdOptions): Effect.Effect<ContainerdServic
       status: unary(C.status, ContentPb.StatusRequest, namespacedCall),
       listStatuses: unary(C.listStatuses, ContentPb.ListStatusesRequest, namespacedCall),
       write: (writeOptions) =>
-        writeBlob(duplex(C.write, ContentPb.WriteContentRequest), (ref) => abort({ ref }), writeOptions),
+        writeBlob(h2.duplex(C.write, ContentPb.WriteContentRequest), (ref) => abort({ ref }), writeOptions),
       abort
     }
 

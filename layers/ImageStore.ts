@@ -48,7 +48,12 @@ export interface ImageStoreOptions {
   readonly snapshotter: string
   /** Platform picked from multi-platform indexes; default: this host's. */
   readonly platform?: Platform.Platform | undefined
-  /** Layers downloaded at the same time per pull (default 3, as containerd's Go client). */
+  /**
+   * Layers downloaded at the same time per pull (default 2). Layers are unpacked in order as soon as each is
+   * stored; more parallel downloads share the bandwidth (or CPU) so that the lower layers finish later, and more of
+   * the unpacking is left for the end (measured with bench/pull.mjs: 2 is about 6 % faster than 3 on a local
+   * registry, 1 no faster than 2).
+   */
   readonly maxConcurrentDownloads?: number | undefined
   /** Minimum time between two byte-count progress reports (default 1 second). */
   readonly progressInterval?: Duration.DurationInput | undefined
@@ -94,7 +99,7 @@ export const make = (
     const scope = yield* Effect.scope
     const { snapshotter } = options
     const platform = options.platform ?? Platform.host()
-    const maxConcurrentDownloads = Math.max(1, options.maxConcurrentDownloads ?? 3)
+    const maxConcurrentDownloads = Math.max(1, options.maxConcurrentDownloads ?? 2)
     const progressInterval = options.progressInterval ?? Duration.seconds(1)
     const inFlight = new Map<string, InFlight>()
 

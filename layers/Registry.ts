@@ -11,13 +11,14 @@ import { readFileSync } from "node:fs"
 import * as http from "node:http"
 import * as https from "node:https"
 import * as tls from "node:tls"
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Clock, Context, Duration, Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
 import { Credentials } from "./Credentials.js"
+import { pipeBody } from "./registry/pipeBody.js"
 import { type Credential, fingerprint, staticCredential, type UserPassword } from "../src/image/Credentials.js"
 import * as Digest from "../src/image/Digest.js"
 import * as Manifest from "../src/image/Manifest.js"
 import type { Reference } from "../src/image/Reference.js"
+import * as ByteSource from "../src/stream/ByteSource.js"
 import {
   baseUrl,
   type Challenge,
@@ -60,6 +61,15 @@ export interface RequestOptions {
   readonly auth?: UserPassword | undefined
 }
 
+export interface BlobOptions extends RequestOptions {
+  /**
+   * Hash the bytes and check them against the descriptor's digest (default true). Off when the consumer checks the
+   * digest itself — containerd's content store does on commit — so every byte is not hashed twice. The size is
+   * checked either way.
+   */
+  readonly verifyDigest?: boolean | undefined
+}
+
 export class Registry extends Context.Tag("containerd-driver/Registry")<Registry, {
   /** Resolves a tag (or digest) reference to the root descriptor (index or manifest). */
   readonly resolve: (
@@ -75,13 +85,22 @@ export class Registry extends Context.Tag("containerd-driver/Registry")<Registry
   /**
    * Streams a blob. Bytes are emitted as they arrive; the stream fails with `DigestMismatch` as soon as more
    * bytes than the descriptor's size arrive, and at the end if size or digest differ — so only a stream that
-   * completes successfully delivered the right content.
+   * completes successfully delivered the right content (its digest unchecked with `verifyDigest: false`).
    */
   readonly fetchBlob: (
     ref: Reference,
     descriptor: Manifest.Descriptor,
-    options?: RequestOptions
+    options?: BlobOptions
   ) => Stream.Stream<Uint8Array, RegistryError>
+  /**
+   * The same bytes, checked the same way, pushed into a sink as the socket delivers them (no Stream step per
+   * read): for large blobs written straight into containerd.
+   */
+  readonly blobSource: (
+    ref: Reference,
+    descriptor: Manifest.Descriptor,
+    options?: BlobOptions
+  ) => ByteSource.ByteSource<RegistryError>
 }>() {}
 
 /** Common CA bundle locations (Debian/Ubuntu, RHEL/Fedora, openSUSE, Alpine). */
@@ -95,11 +114,8 @@ export const SYSTEM_CA_FILES: ReadonlyArray<string> = [
 const ERROR_BODY_LIMIT = 64 * 1024
 const TOKEN_BODY_LIMIT = 1024 * 1024
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
-/**
- * Blob bodies are read in pieces of this size (what containerd's Content.Write takes per message) rather than as
- * 64 KiB socket reads: 16× fewer stream steps per blob.
- */
-const READ_PIECE = 1 << 20
+/** Bytes of a blob body waiting for fetchBlob's consumer before the socket is paused. */
+const BODY_HIGH_WATER_MARK = 1 << 20
 
 interface Response {
   readonly status: number
@@ -121,6 +137,18 @@ interface Target {
 interface CachedAuthorization {
   readonly header: Redacted.Redacted<string>
   readonly expiresAt: number
+}
+
+/** Checks only the size (as Digest.verifier does), for content whose digest the consumer checks. */
+const sizeVerifier = (expectedSize: number): Pick<Digest.Verifier, "update" | "finish"> => {
+  let seen = 0
+  return {
+    update: (chunk) => {
+      seen += chunk.byteLength
+      return seen > expectedSize ? Option.some({ _tag: "SizeMismatch", expected: expectedSize, actual: seen }) : Option.none()
+    },
+    finish: () => (seen === expectedSize ? { _tag: "Match" } : { _tag: "SizeMismatch", expected: expectedSize, actual: seen })
+  }
 }
 
 const loadCaBundles = (files: ReadonlyArray<string>): ReadonlyArray<string> =>
@@ -632,73 +660,43 @@ export const make = (
         return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
       })).pipe(Effect.withSpan("Registry.fetchManifest", { attributes: { digest: descriptor.digest } }))
 
-    const fetchBlob = (ref: Reference, descriptor: Manifest.Descriptor, options?: RequestOptions) =>
-      Stream.unwrapScoped(Effect.gen(function*() {
-        const target = targetFor(ref, options)
-        const subject = `${ref.name}@${descriptor.digest}`
-        const expected = yield* expectDigest(descriptor, subject)
-        const url = apiUrl(target, "blobs", descriptor.digest)
-        const response = yield* send(target, "GET", url, [descriptor.mediaType, "*/*"], subject)
-        if (response.status !== 200) return yield* failWith(response, subject, "blob")
-        const announced = contentLength(response.headers)
-        if (announced !== undefined && announced !== descriptor.size) {
-          return yield* mismatch({ _tag: "SizeMismatch", expected: descriptor.size, actual: announced }, subject)
-        }
-        const verifier = Digest.verifier(expected, descriptor.size)
-        const host = response.url.host
-        // Idle watchdog: one timer, refreshed as pieces are consumed, ends a body the registry stopped sending. When
-        // it fires, bytes that arrived since the last check, or a full piece waiting for the consumer (which is then
-        // the slow one), only re-arm it; so a stall is detected after one to two idle periods. (Stream.timeoutFail
-        // would fork fibers for every chunk, which costs more CPU than the download itself.)
-        const stalled = new Error("stalled")
-        let buffered = 0
-        const watchdog = yield* Effect.acquireRelease(
-          Effect.sync(() => {
-            const timer: NodeJS.Timeout = setTimeout(() => {
-              const length = response.body.readableLength
-              if (length >= READ_PIECE || length !== buffered) {
-                buffered = length
-                timer.refresh()
-              } else {
-                response.body.destroy(stalled)
-              }
-            }, Duration.toMillis(idleTimeout))
-            return timer
-          }),
-          (timer) => Effect.sync(() => clearTimeout(timer))
-        )
-        return NodeStream.fromReadable<RegistryError, Uint8Array>(
-          () => response.body,
-          (error) => {
-            if (error === stalled) {
-              return new RegistryError({
+    const blobSource = (ref: Reference, descriptor: Manifest.Descriptor, options?: BlobOptions) =>
+      ByteSource.make((sink) =>
+        Effect.scoped(Effect.gen(function*() {
+          const target = targetFor(ref, options)
+          const subject = `${ref.name}@${descriptor.digest}`
+          const expected = yield* expectDigest(descriptor, subject)
+          const url = apiUrl(target, "blobs", descriptor.digest)
+          const response = yield* send(target, "GET", url, [descriptor.mediaType, "*/*"], subject)
+          if (response.status !== 200) return yield* failWith(response, subject, "blob")
+          const announced = contentLength(response.headers)
+          if (announced !== undefined && announced !== descriptor.size) {
+            return yield* mismatch({ _tag: "SizeMismatch", expected: descriptor.size, actual: announced }, subject)
+          }
+          const verifier = options?.verifyDigest === false ? sizeVerifier(descriptor.size) : Digest.verifier(expected, descriptor.size)
+          const host = response.url.host
+          yield* pipeBody(response.body, sink, {
+            idleMillis: Duration.toMillis(idleTimeout),
+            check: (bytes) => Option.getOrUndefined(Option.map(verifier.update(bytes), (verdict) => mismatch(verdict, subject))),
+            atEnd: () => {
+              const verdict = verifier.finish()
+              return verdict._tag === "Match" ? undefined : mismatch(verdict, subject)
+            },
+            onTransportError: (code, message) => transportFailure(code, message, host, subject),
+            onStall: () =>
+              new RegistryError({
                 reason: "Timeout",
                 message: `registry ${host} sent no data for ${Duration.format(idleTimeout)} while downloading ` +
                   `${subject}; ${TEMPORARY_HINT}`
               })
-            }
-            const cause = error as NodeJS.ErrnoException
-            return transportFailure(cause.code ?? "ECONNRESET", cause.message, host, subject)
-          },
-          { chunkSize: READ_PIECE }
-        ).pipe(
-          Stream.mapChunksEffect((chunk) => {
-            buffered = response.body.readableLength
-            watchdog.refresh()
-            for (const bytes of chunk) {
-              const early = verifier.update(bytes)
-              if (Option.isSome(early)) return Effect.fail(mismatch(early.value, subject))
-            }
-            return Effect.succeed(chunk)
-          }),
-          Stream.concat(Stream.execute(Effect.suspend(() => {
-            const verdict = verifier.finish()
-            return verdict._tag === "Match" ? Effect.void : Effect.fail(mismatch(verdict, subject))
-          })))
-        )
-      })).pipe(Stream.withSpan("Registry.fetchBlob", { attributes: { digest: descriptor.digest } }))
+          })
+        })).pipe(Effect.withSpan("Registry.fetchBlob", { attributes: { digest: descriptor.digest } }))
+      )
 
-    return Registry.of({ resolve, fetchManifest, fetchBlob })
+    const fetchBlob = (ref: Reference, descriptor: Manifest.Descriptor, options?: BlobOptions) =>
+      ByteSource.toStream(blobSource(ref, descriptor, options), { highWaterMark: BODY_HIGH_WATER_MARK })
+
+    return Registry.of({ resolve, fetchManifest, fetchBlob, blobSource })
   })
 
 export const layer = (config: RegistryConfig = {}): Layer.Layer<Registry, never, Credentials> =>

@@ -1,10 +1,11 @@
 /**
  * Bridges grpc-js calls on one shared client to Effect: unary calls become Effects (interrupting the
  * fiber cancels the call), server streams become Streams (ending or interrupting the stream cancels
- * the call), bidi streams become a scoped lock-step session. Every failure is a ContainerdError.
+ * the call). Every failure is a ContainerdError. The one bidi call, Content.Write, is a DuplexSession
+ * (declared here, implemented on plain HTTP/2 in h2Duplex.ts and by FakeContainerd).
  */
 import * as grpc from "@grpc/grpc-js"
-import { Duration, Effect, Exit, Option, Queue, type Scope, Stream } from "effect"
+import { Duration, Effect, Option, Stream } from "effect"
 import { resolveCallContext } from "./callContext.js"
 import { clientError, type ContainerdError, fromGrpcError, shortMethodName } from "./ContainerdError.js"
 
@@ -43,9 +44,25 @@ export const blockingCall: CallKind = { namespaced: true, deadline: false }
 export type Unary<I, O> = (request: RequestInput<I>) => Effect.Effect<O, ContainerdError>
 export type ServerStream<I, O> = (request: RequestInput<I>) => Stream.Stream<O, ContainerdError>
 
-/** A lock-step bidi session: each request is answered by exactly one response. */
+/** Bytes before each gRPC message on the wire (compressed flag, big-endian length): see DuplexSession.sendFramed. */
+export const FRAME_PREFIX = 5
+
+/**
+ * A bidi session where each request is answered by exactly one response, in order. `exchange` is one request
+ * and its answer; `sendFramed` and `receive` pipeline: send several requests, then take their answers.
+ */
 export interface DuplexSession<I, O> {
+  /** Sends a request and waits for its answer (no other request may be waiting for one). */
   readonly exchange: (request: RequestInput<I>) => Effect.Effect<O, ContainerdError>
+  /**
+   * Sends a request already encoded as protobuf bytes, after FRAME_PREFIX bytes the session may overwrite (room
+   * for gRPC's message prefix, so no copy is needed), without waiting for its answer. The buffer is read later, not
+   * copied: keep it unchanged until that request's answer arrived. Nothing is sent once the stream ended;
+   * `receive` reports why. A plain function: it is called for every message of a blob, from a byte sink.
+   */
+  readonly sendFramed: (framed: Buffer) => void
+  /** The answer to the oldest request not yet answered (its error, when the stream failed). */
+  readonly receive: Effect.Effect<O, ContainerdError>
   /** Half-closes the client side after the last exchange. */
   readonly end: Effect.Effect<void>
 }
@@ -57,10 +74,6 @@ export interface Rpc {
     codec: RequestCodec<I>,
     kind: CallKind
   ) => ServerStream<I, O>
-  readonly duplex: <I, O>(
-    definition: MethodDefinition<I, O>,
-    codec: RequestCodec<I>
-  ) => Effect.Effect<DuplexSession<I, O>, ContainerdError, Scope.Scope>
 }
 
 export interface RpcOptions {
@@ -157,48 +170,5 @@ export const makeRpc = (options: RpcOptions): Rpc => {
       })
     )
 
-  const duplex = <I, O>(
-    definition: MethodDefinition<I, O>,
-    codec: RequestCodec<I>
-  ): Effect.Effect<DuplexSession<I, O>, ContainerdError, Scope.Scope> =>
-    Effect.gen(function*() {
-      const metadata = yield* metadataFor(definition.path, namespacedCall)
-      const inbox = yield* Queue.unbounded<Exit.Exit<O, ContainerdError>>()
-      const method = shortMethodName(definition.path)
-      let finished = false
-      const call = yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          const call = client.makeBidiStreamRequest(
-            definition.path,
-            definition.requestSerialize,
-            definition.responseDeserialize,
-            metadata,
-            {}
-          )
-          call.on("data", (response: O) => inbox.unsafeOffer(Exit.succeed(response)))
-          call.on("error", (error: unknown) => {
-            finished = true
-            inbox.unsafeOffer(Exit.fail(toError(definition.path)(error)))
-          })
-          call.on("end", () => {
-            finished = true
-            inbox.unsafeOffer(Exit.fail(clientError("Unknown", method, "stream ended before a response arrived")))
-          })
-          return call
-        }),
-        (call) => Effect.sync(() => { if (!finished) call.cancel() })
-      )
-      const session: DuplexSession<I, O> = {
-        exchange: (input) =>
-          Effect.flatMap(buildRequest(definition.path, codec, input), (request) =>
-            Effect.suspend(() => {
-              call.write(request)
-              return Effect.flatten(Queue.take(inbox))
-            })),
-        end: Effect.sync(() => call.end())
-      }
-      return session
-    })
-
-  return { unary, serverStream, duplex }
+  return { unary, serverStream }
 }

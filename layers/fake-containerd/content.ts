@@ -3,7 +3,7 @@
  * time, and the server side of the Content.Write protocol, driven by the same client code (writeBlob) as the
  * real daemon.
  */
-import { Effect, Either, type Scope, Stream } from "effect"
+import { Effect, Either, Exit, type Scope, Stream } from "effect"
 import {
   AbortRequest,
   ContentService,
@@ -24,7 +24,7 @@ import { labelledLookup, matchesFilter, parseFilters } from "../../src/container
 import type { ContentApi } from "../Containerd.js"
 import { clientError, type ContainerdError } from "../containerd/ContainerdError.js"
 import { maxWriteChunk, writeBlob } from "../containerd/contentWrite.js"
-import type { DuplexSession, RequestCodec, RequestInput, ServerStream } from "../containerd/rpc.js"
+import { type DuplexSession, FRAME_PREFIX, type RequestCodec, type RequestInput, type ServerStream } from "../containerd/rpc.js"
 import {
   type CallContext,
   type CallScope,
@@ -183,19 +183,34 @@ const openWriteSession = (
         return response(digest)
       })
 
-    const session: DuplexSession<WriteContentRequest, WriteContentResponse> = {
-      exchange: (input) =>
-        Effect.suspend(() => {
-          if (closed) return Effect.fail(clientError("Unknown", "Content.Write", "stream ended before a response arrived"))
-          return handle(WriteContentRequest.fromPartial(input as never)).pipe(
-            Effect.tapError(() =>
-              Effect.sync(() => {
-                closed = true
-                release()
-              })
-            )
+    const ended = clientError("Unknown", "Content.Write", "stream ended before a response arrived")
+    /** Like the daemon: requests are handled in arrival order; the first failure ends the stream. */
+    const answer = (request: WriteContentRequest): Effect.Effect<WriteContentResponse, ContainerdError> =>
+      Effect.suspend(() => {
+        if (closed) return Effect.fail(ended)
+        return handle(request).pipe(
+          Effect.tapError(() =>
+            Effect.sync(() => {
+              closed = true
+              release()
+            })
           )
-        }),
+        )
+      })
+    /** Answers to requests sent with sendFramed, oldest first; after the stream's error nothing more is answered. */
+    const answers: Array<Exit.Exit<WriteContentResponse, ContainerdError>> = []
+    let failedAnswer = false
+
+    const session: DuplexSession<WriteContentRequest, WriteContentResponse> = {
+      exchange: (input) => Effect.suspend(() => answer(WriteContentRequest.fromPartial(input as never))),
+      sendFramed: (framed) => {
+        if (failedAnswer) return
+        // The fake's handlers are synchronous: answered at once, taken in order by `receive`.
+        const exit = Effect.runSync(Effect.exit(answer(WriteContentRequest.decode(framed.subarray(FRAME_PREFIX)))))
+        if (Exit.isFailure(exit)) failedAnswer = true
+        answers.push(exit)
+      },
+      receive: Effect.suspend(() => answers.shift() ?? Effect.fail(ended)),
       end: Effect.sync(() => {
         closed = true
         release()

@@ -7,6 +7,7 @@ import { Chunk, Effect, Option, Schedule, Stream } from "effect"
 import { ContainerdError, type ContainerdService } from "../Containerd.js"
 import type { Descriptor } from "../../src/image/Manifest.js"
 import { missingLabels } from "../../src/image/GcLabels.js"
+import type { ByteSource } from "../../src/stream/ByteSource.js"
 
 export interface BlobInfo {
   readonly digest: string
@@ -68,10 +69,12 @@ export interface StoreBlobOptions<E> {
   /** The labels the blob must carry, given the labels it has (none when it is new). */
   readonly labels: (existing: Readonly<Record<string, string>>) => Readonly<Record<string, string>>
   readonly leaseId: string
-  /** The blob's bytes; only run when the blob is missing. */
-  readonly data: Stream.Stream<Uint8Array, E>
+  /** The blob's bytes (a Stream, or pushed by a ByteSource); only run when the blob is missing. */
+  readonly data: Stream.Stream<Uint8Array, E> | ByteSource<E>
   /** Called when the blob was found in the store (nothing to download). */
   readonly onPresent?: Effect.Effect<void>
+  /** Called as containerd confirms each piece written, with its byte count. */
+  readonly onWritten?: (bytes: number) => Effect.Effect<void>
 }
 
 /**
@@ -96,7 +99,8 @@ export const storeBlob = <E>(
       expected: descriptor.digest,
       total: descriptor.size,
       labels: labels({}),
-      data: options.data
+      data: options.data,
+      onWritten: options.onWritten
     }).pipe(Effect.retry({ while: (error: unknown) => error instanceof ContainerdError && isLocked(error), schedule: lockedRetry }))
     if (written.alreadyExists) {
       // Another writer committed it first: its labels are not ours.

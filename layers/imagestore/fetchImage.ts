@@ -15,6 +15,7 @@ import * as Manifest from "../../src/image/Manifest.js"
 import * as Platform from "../../src/image/Platform.js"
 import type { Reference } from "../../src/image/Reference.js"
 import type { RegistryError } from "../../src/image/RegistryProtocol.js"
+import * as ByteSource from "../../src/stream/ByteSource.js"
 import { addLabels, info, protect, readAll, storeBlob } from "./contentStore.js"
 import {
   failure,
@@ -167,15 +168,30 @@ export const fetchImage = (ctx: FetchContext): Effect.Effect<Image.Image, ImageS
           kind: "layer",
           labels: source,
           leaseId: ctx.leaseId,
-          data: Stream.unwrap(Effect.as(
-            progress.fetch(index, "downloading"),
-            registry.fetchBlob(ref, layer, ctx.request).pipe(
-              Stream.tap((chunk) => progress.bytes(index, chunk.length))
+          // Pushed from the socket into Content.Write; containerd checks the digest when the blob is committed, so
+          // it is not hashed here too.
+          data: ByteSource.make((sink) =>
+            Effect.zipRight(
+              progress.fetch(index, "downloading"),
+              registry.blobSource(ref, layer, { ...ctx.request, verifyDigest: false }).pipe(sink)
             )
-          )),
+          ),
+          onWritten: (bytes) => progress.bytes(index, bytes),
           onPresent: progress.fetch(index, "present")
         }).pipe(
-          Effect.mapError((error) => error._tag === "RegistryError" ? fromRegistry(error) : error),
+          Effect.mapError((error) =>
+            error._tag === "RegistryError" ?
+              fromRegistry(error) :
+              isCommitMismatch(error) ?
+              failure(
+                "pull",
+                ctx.image,
+                "Corrupt",
+                `content of ${ref.name}@${layer.digest} from the registry does not match its digest (${error.detail})`,
+                { error }
+              ) :
+              error
+          ),
           Effect.tap((written) => written ? progress.fetch(index, "downloaded") : progress.fetch(index, "present")),
           Effect.zipRight(Deferred.succeed(stored[index]!, undefined))
         ),
@@ -198,6 +214,10 @@ export const fetchImage = (ctx: FetchContext): Effect.Effect<Image.Image, ImageS
     yield* progress.phase("done")
     return image
   })
+
+/** containerd refused to commit a blob whose bytes do not match the expected digest or size. */
+const isCommitMismatch = (error: ImageStoreError | ContainerdError): error is ContainerdError =>
+  error._tag === "ContainerdError" && error.reason === "FailedPrecondition" && error.method === "Content.Write"
 
 /** The config keeps the unpacked chain alive: `containerd.io/gc.ref.snapshot.<snapshotter>` = top chain ID. */
 export const labelSnapshot = (containerd: ContainerdService, image: Image.Image): Effect.Effect<void, ContainerdError> => {

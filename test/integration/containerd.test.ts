@@ -4,15 +4,16 @@
 // containerd is not reachable.
 import { it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Duration, Effect, Option, Schedule } from "effect"
+import { Duration, Effect, Option, Schedule, Stream } from "effect"
 import { beforeAll, describe, expect } from "vitest"
 import type { Mount } from "../../src/gen/github.com/containerd/containerd/api/types/mount.js"
 import { compareVersions, parseVersion } from "../../src/containerd/version.js"
 import { Containerd, layer } from "../../layers/Containerd.js"
-import { containerdContract, inTestNamespace } from "../support/containerdContract.js"
+import { containerdContract, inTestNamespace, sha256 } from "../support/containerdContract.js"
 import { integrationEnv, setupHint } from "./env.js"
 
 const address = integrationEnv.containerdAddress
@@ -83,8 +84,34 @@ describe("real containerd", () => {
       expect(error.message).toContain("does not exist")
       const namespaced = yield* Effect.flip(Effect.flatMap(Containerd, (cd) => cd.containers.list({})))
       expect(namespaced.reason).toBe("Unavailable")
+      // Content.Write has its own HTTP/2 connection: it fails the same way.
+      const blob = Buffer.from("no daemon")
+      const write = yield* Effect.flip(Effect.flatMap(Containerd, (cd) =>
+        cd.content.write({ ref: "nowhere", expected: sha256(blob), total: blob.length, data: Stream.make(blob) })))
+      expect(write.reason).toBe("Unavailable")
+      expect(write.unreachable).toBe(true)
+      expect(write.message).toContain(`containerd is not reachable at ${missing}`)
+      expect(write.message).toContain("does not exist")
       return yield* Effect.void
     }).pipe(Effect.provide(layer({ address: join(tmpdir(), `no-containerd-${process.pid}.sock`), namespace: "x" }))))
+
+  it.live("many concurrent Content.Writes share one connection without hitting its memory limit", () =>
+    inTestNamespace(realLayer(), () =>
+      Effect.gen(function*() {
+        const cd = yield* Containerd
+        // 16 writers × 4 WRITEs in flight × 1 MiB: far more queued data than node:http2's default session limit.
+        const blobs = Array.from({ length: 16 }, () => randomBytes(6 << 20))
+        const results = yield* Effect.forEach(blobs, (blob, i) =>
+          cd.content.write({
+            ref: `concurrent-${i}`,
+            expected: sha256(blob),
+            total: blob.length,
+            data: Stream.fromIterable(Array.from({ length: 96 }, (_, k) => blob.subarray(k << 16, (k + 1) << 16)))
+          }), { concurrency: "unbounded" })
+        expect(results.map((r) => r.alreadyExists)).toEqual(blobs.map(() => false))
+        yield* Effect.forEach(blobs, (blob) => cd.content.delete({ digest: sha256(blob) }), { discard: true })
+      })
+    ), 60_000)
 
   it.live("a path that is not a socket fails with Unavailable naming the path", () =>
     Effect.gen(function*() {
@@ -150,6 +177,21 @@ describe("real containerd", () => {
         expect(version.version).not.toBe("")
         const { leases } = yield* cd.leases.list({})
         expect(leases).toEqual([])
+        // Content.Write's own connection is replaced too: down, then up again.
+        const blob = (text: string) => Buffer.from(text)
+        const write = (bytes: Buffer) =>
+          cd.content.write({ ref: `restart-${sha256(bytes)}`, expected: sha256(bytes), total: bytes.length, data: Stream.make(bytes) })
+        expect((yield* write(blob("before"))).alreadyExists).toBe(false)
+        yield* Effect.promise(stopDaemon)
+        const writeDown = yield* Effect.flip(write(blob("while down")))
+        expect(writeDown.reason).toBe("Unavailable")
+        expect(writeDown.unreachable).toBe(true)
+        startDaemon()
+        yield* cd.version.pipe(Effect.retry({ schedule: untilUp, while: (error) => error.reason === "Unavailable" }))
+        const after = yield* write(blob("after")).pipe(
+          Effect.retry({ schedule: untilUp, while: (error) => error.reason === "Unavailable" })
+        )
+        expect(after.alreadyExists).toBe(false)
       }).pipe(Effect.provide(layer({ address: socket(), namespace: "restart-test" }))), 60_000)
   })
 })

@@ -20,6 +20,7 @@ import { registryLayer } from "../../layers/imagestore/fromConfig.js"
 import { Registry } from "../../layers/Registry.js"
 import { DriverConfig } from "../../src/config/DriverConfig.js"
 import * as Platform from "../../src/image/Platform.js"
+import * as ByteSource from "../../src/stream/ByteSource.js"
 import { builtPlugin } from "../support/PluginProcess.js"
 import { integrationEnv, setupHint } from "./env.js"
 
@@ -50,7 +51,7 @@ interface Calls {
   fetchBlob: number
 }
 
-/** Wraps the real Registry so a test can see every request the image store makes. */
+/** Wraps the real Registry so a test can see every request the image store makes (a blob fetched either way counts once). */
 const countingRegistry = (calls: Calls) =>
   Layer.effect(
     Registry,
@@ -59,7 +60,9 @@ const countingRegistry = (calls: Calls) =>
         resolve: (ref, options) => Effect.suspend(() => (calls.resolve++, inner.resolve(ref, options))),
         fetchManifest: (ref, descriptor, options) =>
           Effect.suspend(() => (calls.fetchManifest++, inner.fetchManifest(ref, descriptor, options))),
-        fetchBlob: (ref, descriptor, options) => Stream.suspend(() => (calls.fetchBlob++, inner.fetchBlob(ref, descriptor, options)))
+        fetchBlob: (ref, descriptor, options) => Stream.suspend(() => (calls.fetchBlob++, inner.fetchBlob(ref, descriptor, options))),
+        blobSource: (ref, descriptor, options) =>
+          ByteSource.make((sink) => Effect.suspend(() => (calls.fetchBlob++, inner.blobSource(ref, descriptor, options).pipe(sink))))
       }))
   )
 

@@ -10,6 +10,7 @@ import type { Descriptor, Platform } from "../../src/image/Manifest.js"
 import { MediaType } from "../../src/image/Manifest.js"
 import type { Reference } from "../../src/image/Reference.js"
 import { PULL_ACCESS_DENIED } from "../../src/image/RegistryProtocol.js"
+import * as ByteSource from "../../src/stream/ByteSource.js"
 import { tar, tarGz, type TarSpec } from "./tarWriter.js"
 
 export const sha256 = (bytes: Uint8Array): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`
@@ -112,6 +113,8 @@ export interface FakeRegistryOptions {
   readonly beforeChunk?: (digest: string, offset: number) => Effect.Effect<void>
   /** Fail resolving these normalised references as if the credentials were wrong. */
   readonly denied?: ReadonlyArray<string>
+  /** Blobs sent with their first byte altered (same size, wrong digest), as a broken registry or proxy would. */
+  readonly tampered?: ReadonlyArray<string>
 }
 
 export interface FakeRegistry {
@@ -125,6 +128,29 @@ export const fakeRegistry = (images: ReadonlyArray<FakeImage>, options: FakeRegi
   const byName = new Map(images.map((image) => [image.name, image]))
   const blob = (ref: Reference, digest: string) =>
     Option.fromNullable(byName.get(ref.normalized)?.blobs.get(digest))
+  const fetchBlob = (ref: Reference, descriptor: Descriptor) =>
+    Stream.suspend(() => {
+      calls.fetchBlob++
+      return Option.match(blob(ref, descriptor.digest), {
+        onNone: () => Stream.fail(new RegistryError({ reason: "NotFound", message: `blob unknown: ${descriptor.digest}` })),
+        onSome: (stored) => {
+          const bytes = options.tampered?.includes(descriptor.digest) === true ?
+            Buffer.concat([Buffer.from([stored[0]! ^ 0xff]), stored.subarray(1)]) :
+            stored
+          const offsets: Array<number> = []
+          for (let offset = 0; offset < bytes.length; offset += chunkSize) offsets.push(offset)
+          return Stream.fromIterable(offsets).pipe(
+            Stream.mapEffect((offset) =>
+              Effect.as(
+                options.beforeChunk?.(descriptor.digest, offset) ?? Effect.void,
+                bytes.subarray(offset, offset + chunkSize)
+              )
+            ),
+            Stream.tap((chunk) => Effect.sync(() => { calls.blobBytes += chunk.length }))
+          )
+        }
+      })
+    })
   const service: Registry["Type"] = {
     resolve: (ref) =>
       Effect.suspend(() => {
@@ -145,26 +171,8 @@ export const fakeRegistry = (images: ReadonlyArray<FakeImage>, options: FakeRegi
           onSome: Effect.succeed
         })
       }),
-    fetchBlob: (ref, descriptor) =>
-      Stream.suspend(() => {
-        calls.fetchBlob++
-        return Option.match(blob(ref, descriptor.digest), {
-          onNone: () => Stream.fail(new RegistryError({ reason: "NotFound", message: `blob unknown: ${descriptor.digest}` })),
-          onSome: (bytes) => {
-            const offsets: Array<number> = []
-            for (let offset = 0; offset < bytes.length; offset += chunkSize) offsets.push(offset)
-            return Stream.fromIterable(offsets).pipe(
-              Stream.mapEffect((offset) =>
-                Effect.as(
-                  options.beforeChunk?.(descriptor.digest, offset) ?? Effect.void,
-                  bytes.subarray(offset, offset + chunkSize)
-                )
-              ),
-              Stream.tap((chunk) => Effect.sync(() => { calls.blobBytes += chunk.length }))
-            )
-          }
-        })
-      })
+    fetchBlob,
+    blobSource: (ref, descriptor) => ByteSource.fromStream(fetchBlob(ref, descriptor))
   }
   return { layer: Layer.succeed(Registry, service), calls }
 }

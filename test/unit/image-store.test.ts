@@ -336,6 +336,20 @@ describe("ImageStore errors", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.live("a layer whose bytes do not match its digest fails as Corrupt and leaves nothing behind", () => {
+    const tampered = appImage.layers[1]!.digest
+    const { layer } = setup([appImage], { tampered: [tampered] })
+    return Effect.gen(function*() {
+      const store = yield* ImageStore
+      const error = yield* Effect.flip(store.pull("registry.test/team/app:1"))
+      expect(error.reason).toBe("Corrupt")
+      expect(error.recoverable).toBe(false)
+      expect(error.message).toContain(`Error in pulling image registry.test/team/app:1: content of registry.test/team/app@${tampered} from the registry does not match its digest`)
+      expect((yield* contentLabels).has(tampered)).toBe(false)
+      expect(yield* leftovers).toEqual({ leases: 0, ingests: 0 })
+    }).pipe(Effect.provide(layer))
+  })
+
   it.live("a failing Diff.Apply removes the prepared snapshot", () => {
     const { layer } = setup([appImage])
     return Effect.gen(function*() {

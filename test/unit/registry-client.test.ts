@@ -3,6 +3,7 @@
  * verification failures, timeouts and interruption. (The same client against real registries is covered by
  * test/integration/registry.test.ts.)
  */
+import { randomBytes } from "node:crypto"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -15,6 +16,7 @@ import * as RegistryLayer from "../../layers/Registry.js"
 import { Registry, type RegistryError } from "../../layers/Registry.js"
 import * as Manifest from "../../src/image/Manifest.js"
 import * as Reference from "../../src/image/Reference.js"
+import * as ByteSource from "../../src/stream/ByteSource.js"
 import { putSimpleImage, sha256, startFakeRegistry, startServer } from "../support/fakeRegistry.js"
 
 const registryLayer = (credentials: CredentialsLayer.CredentialsConfig = {}, config: RegistryLayer.RegistryConfig = {}) =>
@@ -64,6 +66,31 @@ describe("Registry client — anonymous", () => {
         expect(accept).toContain(mediaType)
       }
       expect(accept).not.toContain("v1+prettyjws")
+    }).pipe(Effect.provide(registryLayer())))
+
+  it.scopedLive("blobSource pushes the blob into a sink, pausing whenever the sink asks", () =>
+    Effect.gen(function*() {
+      const fake = yield* startFakeRegistry()
+      const content = randomBytes(3 << 20)
+      const image = putSimpleImage(fake, "test/app", "v1", content)
+      const registry = yield* Registry
+      const target = ref(`${fake.host}/test/app:v1`)
+      const received: Array<Uint8Array> = []
+      let pauses = 0
+      // A sink that asks for a pause after every piece and resumes a little later.
+      const sink: ByteSource.ByteSink = {
+        write: (bytes) => {
+          received.push(bytes)
+          return false
+        },
+        onDrain: (resume) => {
+          pauses++
+          setTimeout(resume, 1)
+        }
+      }
+      yield* registry.blobSource(target, image.layer).pipe(sink)
+      expect(sha256(Buffer.concat(received))).toBe(image.layer.digest)
+      expect(pauses).toBe(received.length)
     }).pipe(Effect.provide(registryLayer())))
 
   it.scopedLive("names the reference for a missing repository and a missing tag", () =>
@@ -176,7 +203,7 @@ describe("Registry client — verification", () => {
       expect(longer.message).toContain("wrong size")
     }).pipe(Effect.provide(registryLayer())))
 
-  it.scopedLive("fails a blob stream on altered content, on an overrun and on a wrong Content-Length", () =>
+  it.scopedLive("fails a blob stream on altered content (unless its consumer checks the digest), on an overrun and on a wrong Content-Length", () =>
     Effect.gen(function*() {
       let mode: "alter" | "overrun" | "length" = "alter"
       const content = Buffer.alloc(200_000, 7)
@@ -204,19 +231,27 @@ describe("Registry client — verification", () => {
       const altered = yield* Effect.flip(collect(registry.fetchBlob(target, descriptor)))
       expect(altered.reason).toBe("DigestMismatch")
       expect(altered.message).toContain(descriptor.digest)
+      // Without digest verification (the consumer checks it) the altered bytes of the right size come through.
+      const unchecked = yield* collect(registry.fetchBlob(target, descriptor, { verifyDigest: false }))
+      expect(unchecked.length).toBe(content.length)
+      expect(unchecked.equals(content)).toBe(false)
       mode = "overrun"
-      let received = 0
-      const overrun = yield* Effect.flip(Stream.runForEach(registry.fetchBlob(target, descriptor), (chunk) =>
-        Effect.sync(() => {
-          received += chunk.length
-        })))
-      expect(overrun.reason).toBe("DigestMismatch")
-      expect(overrun.message).toContain("wrong size")
-      expect(received).toBeLessThanOrEqual(content.length)
+      for (const verifyDigest of [true, false]) {
+        let received = 0
+        const overrun = yield* Effect.flip(Stream.runForEach(registry.fetchBlob(target, descriptor, { verifyDigest }), (chunk) =>
+          Effect.sync(() => {
+            received += chunk.length
+          })))
+        expect(overrun.reason).toBe("DigestMismatch")
+        expect(overrun.message).toContain("wrong size")
+        expect(received).toBeLessThanOrEqual(content.length)
+      }
       mode = "length"
-      const length = yield* Effect.flip(collect(registry.fetchBlob(target, descriptor)))
-      expect(length.reason).toBe("DigestMismatch")
-      expect(length.message).toContain(`expected ${content.length} bytes`)
+      for (const verifyDigest of [true, false]) {
+        const length = yield* Effect.flip(collect(registry.fetchBlob(target, descriptor, { verifyDigest })))
+        expect(length.reason).toBe("DigestMismatch")
+        expect(length.message).toContain(`expected ${content.length} bytes`)
+      }
     }).pipe(Effect.provide(registryLayer())))
 })
 

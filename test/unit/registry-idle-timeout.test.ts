@@ -35,7 +35,8 @@ describe("Registry blob idle timeout", () => {
       const registry = yield* Registry
       const target = Reference.parse(`${fake.host}/test/app:v1`).pipe((r) => (r._tag === "Right" ? r.right : undefined))!
       const pieces = yield* registry.fetchBlob(target, descriptor(content)).pipe(
-        Stream.tap(() => Effect.sleep("700 millis")),
+        // Each batch of socket reads the stream delivers takes longer to consume than the idle timeout.
+        Stream.mapChunksEffect((chunk) => Effect.as(Effect.sleep("700 millis"), chunk)),
         Stream.runCollect
       )
       expect(Buffer.concat(Chunk.toArray(pieces)).equals(content)).toBe(true)
@@ -47,7 +48,7 @@ describe("Registry blob idle timeout", () => {
       let timer: NodeJS.Timeout | undefined
       const trickle = yield* blobServer(content, (res) => {
         let offset = 0
-        // 4 KiB every 100 ms: a 1 MiB read piece would take far longer than the idle timeout to fill.
+        // 4 KiB every 100 ms: far less than the body's buffer, which never fills.
         timer = setInterval(() => {
           res.write(content.subarray(offset, offset + 4096))
           offset += 4096

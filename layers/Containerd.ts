@@ -23,7 +23,7 @@ import { Empty } from "../src/gen/google/protobuf/empty.js"
 import * as HealthPb from "../src/gen/grpc/health/v1/health.js"
 import { clientError, type ContainerdError } from "./containerd/ContainerdError.js"
 import { type WriteBlobOptions, type WriteBlobResult, writeBlob } from "./containerd/contentWrite.js"
-import { type ContainerdDescription, describeFrom, type LeaseOptions, makeWithLease } from "./containerd/derived.js"
+import { type ContainerdDescription, describeFrom, type LeaseOptions, makeWithLease, requireEventPayload } from "./containerd/derived.js"
 import { makeH2Duplex } from "./containerd/h2Duplex.js"
 import { blockingCall, globalCall, makeRpc, namespacedCall, type ServerStream, type Unary } from "./containerd/rpc.js"
 
@@ -338,15 +338,7 @@ export const make = (options: ContainerdOptions): Effect.Effect<ContainerdServic
     const publish = unary(E.publish, EventsPb.PublishRequest, namespacedCall)
     const forward = unary(E.forward, EventsPb.ForwardRequest, namespacedCall)
     const events: EventsApi = {
-      // containerd 1.6 dereferences the event without checking it (a nil event crashes the daemon).
-      publish: (request) =>
-        request.event === undefined
-          ? Effect.fail(clientError("InvalidArgument", "Events.Publish", "an event payload is required"))
-          : publish(request),
-      forward: (request) =>
-        request.envelope?.event === undefined
-          ? Effect.fail(clientError("InvalidArgument", "Events.Forward", "an envelope with an event payload is required"))
-          : forward(request),
+      ...requireEventPayload({ publish, forward }),
       subscribe: serverStream(E.subscribe, EventsPb.SubscribeRequest, { namespaced: false, deadline: false })
     }
 

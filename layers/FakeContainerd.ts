@@ -31,7 +31,7 @@ import { labelledLookup, matchesFilter } from "../src/containerd/filters.js"
 import { Containerd, type ContainerdService, type EventsApi, type IntrospectionApi } from "./Containerd.js"
 import { inNamespace } from "./containerd/callContext.js"
 import { clientError, type ContainerdError, type ContainerdErrorReason } from "./containerd/ContainerdError.js"
-import { describeFrom, makeWithLease } from "./containerd/derived.js"
+import { describeFrom, makeWithLease, requireEventPayload } from "./containerd/derived.js"
 import { makeFakeContent, fakeServerStream, filterOf } from "./fake-containerd/content.js"
 import { collectGarbage } from "./fake-containerd/gc.js"
 import { makeFakeDiff, makeFakeImages, makeFakeLeases, makeFakeNamespaces } from "./fake-containerd/metadata.js"
@@ -132,15 +132,7 @@ const makeEvents = (world: World): EventsApi => {
       return {}
     }))
   return {
-    // The same client-side guard as the real layer.
-    publish: (request) =>
-      request.event === undefined
-        ? Effect.fail(clientError("InvalidArgument", "Events.Publish", "an event payload is required"))
-        : publish(request),
-    forward: (request) =>
-      request.envelope?.event === undefined
-        ? Effect.fail(clientError("InvalidArgument", "Events.Forward", "an envelope with an event payload is required"))
-        : forward(request),
+    ...requireEventPayload({ publish, forward }),
     subscribe: fakeServerStream(world, E.subscribe, SubscribeRequest, (request, context) =>
       Effect.map(filterOf(context, request.filters), (filter) =>
         Stream.unwrapScoped(Effect.gen(function*() {

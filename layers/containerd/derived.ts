@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto"
 import { Clock, Duration, Effect, FiberRef, type Scope } from "effect"
-import type { LeasesApi } from "../Containerd.js"
+import type { EventsApi, LeasesApi } from "../Containerd.js"
 import type { VersionResponse } from "../../src/gen/github.com/containerd/containerd/api/services/version/v1/version.js"
 import type {
   PluginsRequest,
@@ -13,7 +13,7 @@ import type {
 import type { Lease } from "../../src/gen/github.com/containerd/containerd/api/services/leases/v1/leases.js"
 import { HealthCheckResponse_ServingStatus } from "../../src/gen/grpc/health/v1/health.js"
 import { currentNamespace } from "./callContext.js"
-import type { ContainerdError } from "./ContainerdError.js"
+import { clientError, type ContainerdError } from "./ContainerdError.js"
 import type { Unary } from "./rpc.js"
 
 /** Lease label: RFC3339 time after which containerd's GC ignores the lease (a crash cannot pin data forever). */
@@ -123,3 +123,20 @@ export const describeFrom = (api: {
       hasTransfer: plugins.some((plugin) => plugin.type === "io.containerd.grpc.v1" && plugin.id === "transfer" && pluginOk(plugin))
     }
   })
+
+/**
+ * Publish and Forward refused without an event before anything is sent: containerd 1.6 dereferences
+ * the event without checking it (a nil event crashes the daemon). The fake applies the same guard.
+ */
+export const requireEventPayload = (
+  api: Pick<EventsApi, "publish" | "forward">
+): Pick<EventsApi, "publish" | "forward"> => ({
+  publish: (request) =>
+    request.event === undefined
+      ? Effect.fail(clientError("InvalidArgument", "Events.Publish", "an event payload is required"))
+      : api.publish(request),
+  forward: (request) =>
+    request.envelope?.event === undefined
+      ? Effect.fail(clientError("InvalidArgument", "Events.Forward", "an envelope with an event payload is required"))
+      : api.forward(request)
+})

@@ -5,9 +5,10 @@
  * is a pure function (Spec.ts) that tests can drive with any facts.
  */
 import type { TaskConfig } from "../config/TaskConfig.js"
+import type { ImageConfig } from "../image/ImageConfig.js"
 import type { DeviceType } from "./RuntimeSpec.js"
 
-export type { TaskConfig }
+export type { ImageConfig, TaskConfig }
 
 /** The plugin options spec generation reads; `namespace` is the resolved containerd namespace. */
 export interface DriverSpecConfig {
@@ -98,14 +99,6 @@ export interface ImageInput {
   readonly group?: string
 }
 
-export interface ImageConfig {
-  readonly env: ReadonlyArray<string>
-  readonly entrypoint?: ReadonlyArray<string>
-  readonly cmd?: ReadonlyArray<string>
-  readonly workingDir?: string
-  readonly user?: string
-  readonly stopSignal?: string
-}
 
 /** What `lstat` says about a device node. */
 export interface HostDeviceNode {

@@ -1,3 +1,5 @@
+import * as http from "node:http"
+
 // Where the integration tests find the environment that scripts/test-env.sh provides. The defaults are the values
 // `scripts/test-env.sh env` prints, so a developer who ran `up` without exporting them still reaches it.
 
@@ -27,3 +29,14 @@ export const setupHint =
 
 export const basicAuthorization = (user: string, password: string): string =>
   `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`
+
+/** The status a loopback test registry answers on GET /v2/ (200 anonymous, 401 with auth). */
+export const probeRegistry = (host: string): Promise<number> =>
+  new Promise<number>((resolve, reject) => {
+    const request = http.get(`http://${host}/v2/`, (response) => {
+      response.resume()
+      resolve(response.statusCode ?? 0)
+    })
+    request.setTimeout(5_000, () => request.destroy(new Error("no answer within 5 s")))
+    request.on("error", reject)
+  })

@@ -7,7 +7,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import * as http from "node:http"
 import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -22,7 +21,7 @@ import { DriverConfig } from "../../src/config/DriverConfig.js"
 import * as Platform from "../../src/image/Platform.js"
 import * as ByteSource from "../../src/stream/ByteSource.js"
 import { builtPlugin } from "../support/PluginProcess.js"
-import { integrationEnv, setupHint } from "./env.js"
+import { integrationEnv, setupHint, probeRegistry } from "./env.js"
 
 const env = integrationEnv
 const snapshotter = "overlayfs"
@@ -171,16 +170,6 @@ const removeNamespace = (namespace: string) =>
   )
 
 // --- environment -----------------------------------------------------------------------------------------
-
-const probeRegistry = (host: string) =>
-  new Promise<number>((resolve, reject) => {
-    const request = http.get(`http://${host}/v2/`, (response) => {
-      response.resume()
-      resolve(response.statusCode ?? 0)
-    })
-    request.setTimeout(5_000, () => request.destroy(new Error("no answer within 5 s")))
-    request.on("error", reject)
-  })
 
 beforeAll(async () => {
   const version = await Effect.runPromise(Effect.flatMap(Containerd, (cd) => cd.version).pipe(Effect.either, Effect.provide(containerdLayer)))

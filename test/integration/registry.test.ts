@@ -18,7 +18,7 @@ import * as Platform from "../../src/image/Platform.js"
 import * as Reference from "../../src/image/Reference.js"
 import { PULL_ACCESS_DENIED } from "../../src/image/RegistryProtocol.js"
 import { sha256, startFakeRegistry } from "../support/fakeRegistry.js"
-import { integrationEnv, setupHint } from "./env.js"
+import { integrationEnv, setupHint, probeRegistry } from "./env.js"
 
 const env = integrationEnv
 
@@ -35,22 +35,12 @@ const collect = (stream: Stream.Stream<Uint8Array, RegistryError>) =>
 const decodeOrFail = <A>(result: Either.Either<A, Manifest.ManifestError>): A =>
   Either.getOrThrowWith(result, (e) => new Error(e.message))
 
-const probe = (host: string) =>
-  new Promise<number>((resolve, reject) => {
-    const request = http.get(`http://${host}/v2/`, (response) => {
-      response.resume()
-      resolve(response.statusCode ?? 0)
-    })
-    request.setTimeout(5_000, () => request.destroy(new Error("no answer within 5 s")))
-    request.on("error", reject)
-  })
-
 /** Checked once; every test then fails (not skips) with the setup hint when the registries are not there. */
 let readiness: Promise<void> | undefined
 const registriesReady = () =>
   (readiness ??= (async () => {
     for (const [host, expected] of [[env.registry, 200], [env.authRegistry, 401]] as const) {
-      const status = await probe(host).catch((cause: unknown) => {
+      const status = await probeRegistry(host).catch((cause: unknown) => {
         throw new Error(
           `test registry ${host} is not reachable (${cause instanceof Error ? cause.message : String(cause)}); ${setupHint}`
         )

@@ -11,6 +11,7 @@ import { knownCapabilities } from "../src/oci/Capabilities.js"
 import type { HostFactsNeeded } from "../src/oci/HostFactsNeeded.js"
 import type { HostDeviceNode, HostFacts } from "../src/oci/SpecInput.js"
 import { decodeJson } from "../src/oci/SpecJson.js"
+import { readBoundedFile } from "./boundedFile.js"
 
 export class HostFactsError extends Data.TaggedError("HostFactsError")<{
   readonly reason: "Device" | "SeccompProfile" | "Proc" | "HostFile"
@@ -74,6 +75,12 @@ const readHostFile = <A>(what: string, read: () => A) =>
     catch: (cause) => new HostFactsError({ reason: "HostFile", message: `cannot read ${what}: ${(cause as Error).message}`, cause })
   })
 
+/**
+ * Docker's default profile, the largest in common use, is some tens of KiB of JSON; 1 MiB leaves room for any
+ * hand-written or generated profile while keeping a wrong path (a log, an image) from being parsed as one.
+ */
+export const maxSeccompProfileBytes = 1024 * 1024
+
 const CGROUP2_SUPER_MAGIC = 0x63677270
 
 /** cgroup v2 when /sys/fs/cgroup is the unified hierarchy, else v1 (including hybrid hosts). */
@@ -110,13 +117,13 @@ export const gather = (needed: HostFactsNeeded): Effect.Effect<HostFacts, HostFa
       if (real !== undefined) realpaths[p] = real
     }
     const seccompFile = needed.seccompProfile
-    const seccompProfile = seccompFile === undefined ? undefined : yield* Effect.try({
-      try: () => fs.readFileSync(seccompFile, "utf8"),
-      catch: (cause) => (cause as Error).message
-    }).pipe(
-      Effect.flatMap((text) => decodeJson(text)),
-      Effect.mapError((detail) =>
-        new HostFactsError({ reason: "SeccompProfile", message: `seccomp_profile ${seccompFile} cannot be used: ${detail}` })
+    const seccompProfile = seccompFile === undefined ? undefined : yield* readBoundedFile(seccompFile, maxSeccompProfileBytes).pipe(
+      Effect.mapError((error) =>
+        new HostFactsError({ reason: "SeccompProfile", message: `seccomp_profile ${error.message}`, cause: error })
+      ),
+      Effect.flatMap((bytes) =>
+        Effect.mapError(decodeJson(bytes.toString("utf8")), (detail) =>
+          new HostFactsError({ reason: "SeccompProfile", message: `seccomp_profile ${seccompFile} cannot be used: ${detail}` }))
       )
     )
     const capabilities = yield* Effect.try({

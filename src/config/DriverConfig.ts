@@ -13,15 +13,12 @@ export const driverOptions = {
   enabled: O.bool({ default: true, doc: "Set to `false` to report the driver as undetected on this node." }),
   containerd_runtime: O.string({
     default: "io.containerd.runc.v2",
-    doc: "containerd runtime (shim) for every task, e.g. `io.containerd.runc.v2`, or `io.containerd.runsc.v1` for gVisor."
+    doc: "containerd runtime for every task: a shim name such as `io.containerd.runsc.v1`, a runtime binary on the " +
+      "node's `PATH` such as `runsc` or `crun` (run by the runc v2 shim, like Docker's `--runtime`), or an absolute path of a shim binary."
   }),
+  // Any string loads, as in the original: a bad value is a warning (configWarnings) and Nomad's interval is used.
   stats_interval: O.string({
-    check: Schema.String.pipe(
-      Schema.filter((s) =>
-        (parseGoDuration(s) ?? 0) > 0 || `Failed to parse stats_interval: ${invalidDurationMessage(s)}`
-      )
-    ),
-    doc: "Interval of resource usage samples (Go duration); defaults to Nomad's collection interval."
+    doc: "Interval of resource usage samples (Go duration, e.g. `\"5s\"`); when unset or invalid, Nomad's collection interval."
   }),
   allow_privileged: O.bool({
     default: true,
@@ -60,3 +57,27 @@ export const driverOptions = {
 
 export const DriverConfig = O.struct(driverOptions)
 export type DriverConfig = typeof DriverConfig.Type
+
+/** The `stats_interval` in milliseconds when it is a positive Go duration; otherwise Nomad's interval applies. */
+export const statsInterval = (config: Pick<DriverConfig, "stats_interval">): number | undefined => {
+  const ms = config.stats_interval === undefined ? undefined : parseGoDuration(config.stats_interval)
+  return ms !== undefined && ms > 0 ? ms : undefined
+}
+
+/**
+ * Problems in a config that loads anyway (the original driver only logged them), one message each, worded so
+ * the operator can fix them. For the plugin's log and `doctor`.
+ */
+export const configWarnings = (config: DriverConfig): ReadonlyArray<string> => {
+  const warnings: Array<string> = []
+  const interval = config.stats_interval
+  if (interval !== undefined && interval !== "" && statsInterval(config) === undefined) {
+    const fallback = "; Nomad's collection interval is used instead"
+    warnings.push(
+      parseGoDuration(interval) === undefined
+        ? `stats_interval ${JSON.stringify(interval)} is not a Go duration (${invalidDurationMessage(interval)})${fallback}`
+        : `stats_interval ${JSON.stringify(interval)} is not a positive duration${fallback}`
+    )
+  }
+  return warnings
+}

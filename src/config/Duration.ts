@@ -2,37 +2,48 @@
  * Go duration strings ("300ms", "1.5h", "2h45m"), the format the original driver's options use
  * (`image_pull_timeout`, `stats_interval`). Parsed exactly as Go's time.ParseDuration accepts them.
  */
-const unitNanos: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  "µs": 1e3,
-  "μs": 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9
+const unitNanos: Record<string, bigint> = {
+  ns: 1n,
+  us: 1_000n,
+  "µs": 1_000n,
+  "μs": 1_000n,
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n
 }
 
-const component = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/
+const component = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/
+
+/** Go durations are int64 nanoseconds; anything longer (about 292 years) is an invalid duration to Go. */
+const maxNanos = 2n ** 63n - 1n
 
 /** Milliseconds of a Go duration string, or undefined when Go would reject it. */
 export const parseGoDuration = (text: string): number | undefined => {
   let rest = text
-  let sign = 1
+  let negative = false
   if (rest.startsWith("-") || rest.startsWith("+")) {
-    sign = rest.startsWith("-") ? -1 : 1
+    negative = rest.startsWith("-")
     rest = rest.slice(1)
   }
   if (rest === "0") return 0
   if (rest === "") return undefined
-  let nanos = 0
+  let nanos = 0n
   while (rest !== "") {
     const m = component.exec(rest)
     if (m === null) return undefined
-    nanos += Number(m[1]) * unitNanos[m[2]!]!
+    const [, whole = "", fraction, unit] = m
+    if (whole === "" && (fraction === undefined || fraction === "")) return undefined
+    const scale = unitNanos[unit!]!
+    nanos += BigInt(whole || "0") * scale
+    // Go adds the fraction through a float64, truncated; so does this.
+    if (fraction !== undefined && fraction !== "") {
+      nanos += BigInt(Math.trunc(Number(`0.${fraction}`) * Number(scale)))
+    }
+    if (nanos > maxNanos + (negative ? 1n : 0n)) return undefined
     rest = rest.slice(m[0].length)
   }
-  return (sign * nanos) / 1e6
+  return (negative ? -Number(nanos) : Number(nanos)) / 1e6
 }
 
 /** Go's error text for a duration it cannot parse, kept for the original driver's messages. */

@@ -111,7 +111,8 @@ class Reader {
     return lines.join("\n") + "\n"
   }
 
-  value(): HclValue {
+  /** A value; `name` is the attribute it is assigned to, for messages. */
+  value(name?: string): HclValue {
     this.skip(false)
     const c = this.peek()
     if (c === "\"") return this.string()
@@ -122,7 +123,7 @@ class Reader {
       for (;;) {
         this.skip(true)
         if (this.peek() === "]") break
-        items.push(this.value())
+        items.push(this.value(name))
         this.skip(true)
         if (this.peek() === ",") this.pos++
         else if (this.peek() !== "]") this.fail("expected , or ] in a list")
@@ -140,7 +141,7 @@ class Reader {
         this.skip(false)
         if (this.peek() === "=" || this.peek() === ":") this.pos++
         else this.fail(`expected = after ${key}`)
-        body[key] = this.value()
+        body[key] = this.value(key)
         this.skip(false)
         if (this.peek() === ",") this.pos++
       }
@@ -153,7 +154,13 @@ class Reader {
       this.fail(rest === "" ? "expected a value" : `unsupported expression ${JSON.stringify(rest.slice(0, 30))}`)
     }
     this.pos += m[0].length
-    return m[0] === "true" ? true : m[0] === "false" ? false : m[0] === "null" ? null : Number(m[0])
+    if (m[0] === "true" || m[0] === "false" || m[0] === "null") return m[0] === "true" ? true : m[0] === "false" ? false : null
+    const n = Number(m[0])
+    // jobspec2 turns a number into a float64, and Nomad's JSON job API refuses the ±Inf an overflow gives.
+    if (!Number.isFinite(n)) {
+      this.fail(`${name === undefined ? "" : `${name} = `}${m[0]} is beyond the largest number a Nomad job can hold (about 1.8e308)`)
+    }
+    return n
   }
 
   /** A body up to `}` (or the end of input at top level). */
@@ -177,7 +184,7 @@ class Reader {
       if (this.peek() === "=") {
         this.pos++
         if (name in attributes) this.fail(`attribute ${name} is set twice`)
-        const value = this.value()
+        const value = this.value(name)
         // jobspec2 wraps an object-valued attribute in a list, like a block.
         attributes[name] = value !== null && typeof value === "object" && !Array.isArray(value) ? [value] : value
         continue

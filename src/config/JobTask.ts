@@ -119,11 +119,19 @@ const fromJson = (json: Record<string, unknown>, wanted: string | undefined): Ei
   })
 }
 
+/** JSON.parse turns a number beyond float64 into ±Infinity, which would then vanish; Nomad's JSON decoder refuses it. */
+const finiteNumbers = (key: string, value: unknown): unknown => {
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    throw new Error(`${JSON.stringify(key)} holds a number beyond the largest a Nomad job can hold (about 1.8e308)`)
+  }
+  return value
+}
+
 /** Reads a job file's text (HCL or JSON) and picks the task (`wanted`, else the one containerd-driver task). */
 export const readJobTask = (text: string, wanted?: string): Either.Either<JobTask, string> => {
   const trimmed = text.trimStart()
   if (trimmed.startsWith("{")) {
-    return Either.try({ try: () => JSON.parse(text) as unknown, catch: (e) => `invalid JSON: ${(e as Error).message}` }).pipe(
+    return Either.try({ try: () => JSON.parse(text, finiteNumbers) as unknown, catch: (e) => `invalid JSON: ${(e as Error).message}` }).pipe(
       Either.flatMap((json) => fromJson(asRecord(json), wanted))
     )
   }

@@ -6,6 +6,7 @@
  * So names, types, defaults, validation, the hclspec and the docs cannot drift apart.
  */
 import { ParseResult, Schema } from "effect"
+import { type CtyNumber, ctyNumberOfJs, ctyNumberText, parseCtyNumber } from "./CtyNumber.js"
 
 export type HclShape =
   | {
@@ -40,25 +41,49 @@ export const struct = <O extends Options>(options: O): Schema.Struct<FieldsOf<O>
 
 // --- cty scalars -----------------------------------------------------------------------------
 // Nomad has already converted values to the declared HCL type, but numbers arrive in any msgpack
-// form: small ints, int64 as bigint, float64, or a decimal string for values beyond int64.
+// form: small ints, int64 as bigint, float64 (±Inf included), or a decimal string for values beyond
+// int64 (nomad-plugin-protocol.md §3.4). They are read exactly, so none is rounded into another value.
 
-const NumberFromCty = Schema.transformOrFail(Schema.Unknown, Schema.Number, {
+/** The exact number cty sent, or undefined for a value that is not a number. */
+const ctyNumberOf = (value: unknown): CtyNumber | undefined => {
+  if (typeof value === "number") {
+    if (Number.isNaN(value)) return undefined
+    return Number.isFinite(value) ? ctyNumberOfJs(value) : { _tag: "Infinite", negative: value < 0 }
+  }
+  if (typeof value === "bigint") return ctyNumberOfJs(value)
+  if (typeof value === "string") return parseCtyNumber(value)
+  return undefined
+}
+
+/** A number as a message shows it: in full, or its first digits and its length when it is very long. */
+const numberForMessage = (n: CtyNumber): string => {
+  const text = ctyNumberText(n)
+  if (text.length <= 32) return text
+  const digits = text.replace(/[^0-9]/g, "").length
+  return `${text.slice(0, 12)}… (${digits} digits)`
+}
+
+const maxWhole = BigInt(Number.MAX_SAFE_INTEGER)
+
+/** A whole number within ±(2^53 − 1), which every number option of the driver fits in. */
+const Int = Schema.transformOrFail(Schema.Unknown, Schema.Number, {
   strict: true,
   decode: (value, _, ast) => {
-    const n = typeof value === "number" ? value
-      : typeof value === "bigint" ? Number(value)
-      : typeof value === "string" && value.trim() !== "" ? Number(value)
-      : Number.NaN
-    return Number.isFinite(n) ? ParseResult.succeed(n) : ParseResult.fail(new ParseResult.Type(ast, value, "expected a number"))
+    const fail = (message: string) => ParseResult.fail(new ParseResult.Type(ast, value, message))
+    const n = ctyNumberOf(value)
+    if (n === undefined) return fail("expected a number")
+    const range = `from -${maxWhole} to ${maxWhole}`
+    if (n._tag === "Infinite") return fail(`expected a whole number ${range}, got ${ctyNumberText(n)}`)
+    if (n.numerator % n.denominator !== 0n) return fail(`expected a whole number, got ${numberForMessage(n)}`)
+    const whole = n.numerator / n.denominator
+    if (whole > maxWhole || whole < -maxWhole) return fail(`expected a whole number ${range}, got ${numberForMessage(n)}`)
+    return ParseResult.succeed(Number(whole))
   },
   encode: ParseResult.succeed
 }).annotations({ identifier: "number" })
 
 const Str = Schema.String.annotations({ identifier: "string", message: () => "expected a string" })
 const Bool = Schema.Boolean.annotations({ identifier: "bool", message: () => "expected true or false" })
-const Int = NumberFromCty.pipe(
-  Schema.filter((n) => Number.isSafeInteger(n) || `expected a whole number of at most 2^53, got ${n}`)
-)
 
 /** `list(map(string))`: Nomad hands map-like options over as a list of maps; merge them in order. */
 const StringMapFromCty = Schema.transform(

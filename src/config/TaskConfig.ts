@@ -8,20 +8,21 @@ import { Schema } from "effect"
 import { invalidDurationMessage, parseGoDuration } from "./Duration.js"
 import * as O from "./Options.js"
 
-const GoDuration = (option: string) =>
+/** A positive Go duration; text Go cannot parse keeps the original driver's message. */
+const GoDuration = (option: string, example: string) =>
   Schema.String.pipe(
-    Schema.filter((s) =>
-      parseGoDuration(s) !== undefined && parseGoDuration(s)! > 0
-        ? true
-        : `Failed to parse ${option}: ${invalidDurationMessage(s)}`
-    )
+    Schema.filter((s) => {
+      const ms = parseGoDuration(s)
+      if (ms === undefined) return `Failed to parse ${option}: ${invalidDurationMessage(s)}`
+      return ms > 0 || `${option} ${JSON.stringify(s)} leaves no time; use a positive duration such as ${JSON.stringify(example)}`
+    })
   )
 
 export const taskOptions = {
   image: O.string({ required: true, doc: "The image to run, e.g. `redis:7` or `registry.example.com/app@sha256:...`." }),
   image_pull_timeout: O.string({
     default: "5m",
-    check: GoDuration("image_pull_timeout"),
+    check: GoDuration("image_pull_timeout", "5m"),
     doc: "Time limit for pulling and unpacking the image (Go duration)."
   }),
   force_pull: O.bool({ default: false, doc: "New. Pull the image even when it is already present." }),
@@ -41,17 +42,26 @@ export const taskOptions = {
     doc: "Use the host's `/etc/resolv.conf`. Ignored when the group `network` block has a `dns` block."
   }),
   seccomp: O.bool({ default: false, doc: "Confine the task with containerd's default seccomp profile (or `seccomp_profile`)." }),
-  seccomp_profile: O.string({ doc: "Host path of a Docker-format seccomp profile (JSON); needs `seccomp = true`." }),
+  seccomp_profile: O.string({
+    doc: "Host path of a Docker-format seccomp profile (a JSON file of at most 1 MiB); needs `seccomp = true`."
+  }),
   shm_size: O.string({ doc: "Size of `/dev/shm`, e.g. `\"128M\"` (binary units); containerd's default is 64 MiB." }),
-  sysctl: O.stringMap({ doc: "Namespaced kernel parameters, e.g. `{ \"net.core.somaxconn\" = \"16384\" }`." }),
+  sysctl: O.stringMap({
+    doc: "Namespaced kernel parameters, e.g. `{ \"net.core.somaxconn\" = \"16384\" }`: `net.*` (not with `host_network`), " +
+      "`fs.mqueue.*`, `kernel.domainname` and the IPC ones (`kernel.msgmax`, `msgmnb`, `msgmni`, `sem`, `shmall`, `shmmax`, " +
+      "`shmmni`, `shm_rmid_forced`)."
+  }),
   readonly_rootfs: O.bool({ default: false, doc: "Mount the container's root filesystem read-only." }),
-  runtime: O.string({ doc: "New. containerd runtime for this task (e.g. `io.containerd.runsc.v1`); defaults to the driver's." }),
+  runtime: O.string({
+    doc: "containerd runtime for this task: a shim name such as `io.containerd.runsc.v1`, or a runtime binary on the " +
+      "node's `PATH` such as `runsc` (run by the runc v2 shim, like Docker's `--runtime`); defaults to the driver's `containerd_runtime`."
+  }),
   host_network: O.bool({ default: false, doc: "Use the host's network namespace. Not with group `bridge` networking." }),
   extra_hosts: O.stringList({ doc: "Extra `/etc/hosts` entries as `\"name:IP\"`." }),
   cap_add: O.stringList({ doc: "Capabilities to add, e.g. `[\"CAP_SYS_ADMIN\"]` (the `CAP_` prefix and case are optional)." }),
   cap_drop: O.stringList({ doc: "Capabilities to drop; applied after `cap_add` and `privileged`, so it always wins." }),
-  cpuset_cpus: O.string({ doc: "New. CPUs the task may run on, e.g. `\"0-2,4\"`." }),
-  cpuset_mems: O.string({ doc: "New. Memory nodes the task may use, e.g. `\"0\"`." }),
+  cpuset_cpus: O.string({ doc: "CPUs the task may run on, e.g. `\"0-2,4\"`; defaults to the cores Nomad reserved for it." }),
+  cpuset_mems: O.string({ doc: "Memory (NUMA) nodes the task may use, e.g. `\"0\"`." }),
   devices: O.stringList({ doc: "Host device paths exposed at the same path with `rwm` access." }),
   auth: O.block({
     doc: "Registry credentials for this task's image; override the driver's `auth`.",

@@ -112,6 +112,8 @@ const checkRealpath = (
 }
 
 const bindTypes = new Set(["bind", "volume"])
+/** The types the `mounts` option documents; anything else (nfs, proc, ...) is refused rather than passed to runc. */
+export const supportedMountTypes: ReadonlyArray<string> = ["bind", "volume", "tmpfs"]
 const bindFlags = new Set(["bind", "rbind"])
 
 /**
@@ -124,7 +126,7 @@ export const isBindMount = (m: { readonly type: string; readonly options: Readon
 /**
  * The task's `mounts` entries. bind and volume need options (the original's message) and a source; `volume` is
  * a bind mount and is emitted as type "bind" (runc only ever bind-mounted it; other runtimes reject "volume"),
- * and "rbind" is added when the options name neither bind nor rbind. tmpfs and other types pass through.
+ * and "rbind" is added when the options name neither bind nor rbind. tmpfs passes through; other types are refused.
  */
 export const taskMounts = (
   task: Pick<TaskConfig, "mounts">,
@@ -135,6 +137,16 @@ export const taskMounts = (
   Either.all(
     task.mounts.map((m): Either.Either<Mount, SpecError> => {
       const type = m.type === "" ? "volume" : m.type
+      if (!supportedMountTypes.includes(type)) {
+        return Either.left(
+          specError(
+            "InvalidMount",
+            `mount with target ${JSON.stringify(m.target)} has type ${JSON.stringify(type)}; the mounts option takes ` +
+              `"bind", "volume" (a bind mount) or "tmpfs": mount other filesystems on the host and bind them, ` +
+              `or use a Nomad volume`
+          )
+        )
+      }
       if (!posix.isAbsolute(m.target)) {
         return Either.left(
           specError("InvalidMount", `mount target ${JSON.stringify(m.target)} must be an absolute path inside the container`)

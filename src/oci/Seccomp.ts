@@ -191,6 +191,23 @@ const isUint = (value: unknown): value is number | bigint =>
   (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) ||
   (typeof value === "bigint" && value >= 0n && value < 2n ** 64n)
 
+/** The actions of the runtime spec's linux.seccomp, all of which runc ≥ 1.1 knows. */
+export const seccompActions: ReadonlyArray<string> = [
+  "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE",
+  "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"
+]
+
+/** The argument comparisons of the runtime spec. */
+export const seccompOperators: ReadonlyArray<string> = [
+  "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"
+]
+
+/** A system call has at most six arguments (index 0-5). */
+const maxArgIndex = 5
+
+const unknownAction = (what: string, action: string): string =>
+  `${what} ${JSON.stringify(action)} is not a seccomp action; use one of ${seccompActions.join(", ")}`
+
 export interface CustomProfileContext {
   /** The `seccomp_profile` path, for messages. */
   readonly path: string
@@ -218,6 +235,11 @@ export const customSeccompProfile = (
   if (!isObject(profile)) return invalid("expected a JSON object")
   if (typeof profile.defaultAction !== "string" || profile.defaultAction === "") {
     return invalid("\"defaultAction\" must be a non-empty string such as \"SCMP_ACT_ERRNO\"")
+  }
+  if (!seccompActions.includes(profile.defaultAction)) return invalid(unknownAction("\"defaultAction\"", profile.defaultAction))
+  // runc refuses it: the filter would have to notify for the very write that hands its listener over.
+  if (profile.defaultAction === "SCMP_ACT_NOTIFY") {
+    return invalid("\"defaultAction\" cannot be SCMP_ACT_NOTIFY; notify for chosen syscalls only")
   }
   const architectures = profile.architectures ?? []
   const archMap = profile.archMap ?? []
@@ -282,6 +304,7 @@ const convertRule = (
   const allNames: ReadonlyArray<string> = hasName ? [rule.name as string] : names
   if (allNames.length === 0) return Either.left(`${at} names no syscall`)
   if (typeof rule.action !== "string" || rule.action === "") return Either.left(`${at}.action must be a non-empty string`)
+  if (!seccompActions.includes(rule.action)) return Either.left(unknownAction(`${at}.action`, rule.action))
   if (rule.errnoRet !== undefined && !isUint(rule.errnoRet)) {
     return Either.left(`${at}.errnoRet must be a non-negative whole number`)
   }
@@ -294,6 +317,14 @@ const convertRule = (
       (arg.valueTwo !== undefined && !isUint(arg.valueTwo))
     ) {
       return Either.left(`${at}.args[${j}] needs "index", "value" (whole numbers) and "op" (e.g. "SCMP_CMP_EQ")`)
+    }
+    if (Number(arg.index) > maxArgIndex) {
+      return Either.left(`${at}.args[${j}].index is ${arg.index}; a system call argument index is 0 to ${maxArgIndex}`)
+    }
+    if (!seccompOperators.includes(arg.op)) {
+      return Either.left(
+        `${at}.args[${j}].op ${JSON.stringify(arg.op)} is not a seccomp comparison; use one of ${seccompOperators.join(", ")}`
+      )
     }
     args.push({
       index: Number(arg.index),

@@ -10,7 +10,7 @@
  *   5. pidsLimit             linux.resources.pids (> 0 only)
  *   6. pidMode               "host" drops the pid namespace
  *   7. shmSize               size= of the default /dev/shm tmpfs
- *   8. sysctl                linux.sysctl
+ *   8. sysctl                linux.sysctl, namespaced parameters only (Sysctl.ts)
  *   9. readonlyRootfs        root.readonly
  *  10. networkNamespace      host_network drops the network namespace; a group network joins Nomad's netns path
  *  11. capabilities          cap_add / cap_drop on top of the current set — after privileged, so dropping from a
@@ -62,6 +62,7 @@ import { cpuResources, memoryLimits } from "./Resources.js"
 import type { Linux, Mount, Process, Resources, RuntimeSpec } from "./RuntimeSpec.js"
 import { customSeccompProfile, defaultSeccompProfile } from "./Seccomp.js"
 import { ramInBytes } from "./Size.js"
+import { checkSysctl } from "./Sysctl.js"
 import type { SpecInput } from "./SpecInput.js"
 import { type SpecError, specError } from "./SpecError.js"
 import { mergeRlimits, parseUlimits } from "./Ulimits.js"
@@ -73,10 +74,20 @@ export interface GeneratedFile {
   readonly content: string
 }
 
+/**
+ * The containerd runtime of a container: the shim (`Container.runtime.name`) and, for a runc-family shim, the
+ * OCI runtime binary it should run instead of `runc` (runc's `BinaryName` option; see
+ * src/containerd/runtimeOptions.ts).
+ */
+export interface ContainerRuntime {
+  readonly name: string
+  readonly binaryName?: string
+}
+
 export interface SpecResult {
   readonly spec: RuntimeSpec
   /** containerd runtime for the container: the task's `runtime`, else the driver's `containerd_runtime`. */
-  readonly runtime: string
+  readonly runtime: ContainerRuntime
   readonly files: ReadonlyArray<GeneratedFile>
 }
 
@@ -224,17 +235,8 @@ const sysctl: SpecOption = {
     const keys = Object.keys(task.sysctl)
     if (keys.length === 0) return ok(state)
     for (const key of keys) {
-      if (key.trim() === "" || /[\s=]/.test(key)) {
-        return Either.left(specError("InvalidSysctl", `sysctl ${JSON.stringify(key)} is not a kernel parameter name`))
-      }
-      if (task.host_network && key.startsWith("net.")) {
-        return Either.left(
-          specError(
-            "InvalidSysctl",
-            `sysctl ${key} would change the host's network stack; net.* sysctls cannot be set with host_network = true`
-          )
-        )
-      }
+      const checked = checkSysctl(key, task.host_network)
+      if (Either.isLeft(checked)) return Either.left(checked.left)
     }
     return ok(updateLinux(state, (l) => ({ ...l, sysctl: { ...l.sysctl, ...task.sysctl } })))
   }
@@ -376,9 +378,10 @@ const etcFiles = (
   const { host, nomad, task } = input
   const mounts: Array<Mount> = []
   const files: Array<GeneratedFile> = []
-  const generated = (name: string, destination: string, content: string, mode: "rw" | "ro") => {
+  // Read-only: the files live outside the task's writable directories, and a task must not change what it was given.
+  const generated = (name: string, destination: string, content: string) => {
     files.push({ name, content })
-    mounts.push({ destination, type: "bind", source: path.posix.join(input.generatedDir, name), options: ["rbind", mode] })
+    mounts.push({ destination, type: "bind", source: path.posix.join(input.generatedDir, name), options: ["rbind", "ro"] })
   }
 
   if (task.host_network && extraHosts.length === 0) {
@@ -387,7 +390,7 @@ const etcFiles = (
     if (host.hostHosts === undefined) {
       return Either.left(specError("MissingHostFact", "host_network with extra_hosts needs the host's /etc/hosts contents (hostHosts)"))
     }
-    generated("hosts", "/etc/hosts", renderHosts({ base: host.hostHosts, extraHosts }), "rw")
+    generated("hosts", "/etc/hosts", renderHosts({ base: host.hostHosts, extraHosts }))
   } else {
     const self = nomad.network_isolation_spec?.hostsConfig
     const hostnames = self === undefined
@@ -397,21 +400,20 @@ const etcFiles = (
     generated(
       "hosts",
       "/etc/hosts",
-      renderHosts({ base: undefined, self: self === undefined ? undefined : { address: self.address, hostnames }, extraHosts }),
-      "rw"
+      renderHosts({ base: undefined, self: self === undefined ? undefined : { address: self.address, hostnames }, extraHosts })
     )
   }
 
   const hostResolv = host.hostResolvConf === undefined ? undefined : parseResolvConf(host.hostResolvConf)
   if (nomad.dns !== undefined) {
-    generated("resolv.conf", "/etc/resolv.conf", renderResolvConf(resolvConfFromDnsBlock(nomad.dns, hostResolv)), "ro")
+    generated("resolv.conf", "/etc/resolv.conf", renderResolvConf(resolvConfFromDnsBlock(nomad.dns, hostResolv)))
   } else if (task.host_network) {
     // The original bound the host's file with host_network whatever host_dns said.
     mounts.push(readOnlyBind("/etc/resolv.conf"))
   } else if (task.host_dns) {
     const hasLoopback = hostResolv !== undefined && hostResolv.nameservers.some(isLoopbackAddress)
     if (host.hostResolvConf !== undefined && hasLoopback) {
-      generated("resolv.conf", "/etc/resolv.conf", withoutLoopbackNameservers(host.hostResolvConf), "ro")
+      generated("resolv.conf", "/etc/resolv.conf", withoutLoopbackNameservers(host.hostResolvConf))
     } else {
       mounts.push(readOnlyBind("/etc/resolv.conf"))
     }
@@ -524,19 +526,45 @@ export const specOptions: ReadonlyArray<SpecOption> = [
   seccomp
 ]
 
+/** The shim that runs a runtime named by its binary alone, as Docker's `--runtime` does. */
+export const runcShim = "io.containerd.runc.v2"
+
 /**
- * The containerd runtime: the task's `runtime`, else the driver's `containerd_runtime` — a runtime name such as
- * io.containerd.runsc.v1, or an absolute shim path (containerd ≥ 1.6 accepts both).
+ * The containerd runtime: the task's `runtime`, else the driver's `containerd_runtime`. A name means
+ *   - with a dot, a shim name used as given (`io.containerd.runsc.v1` → containerd-shim-runsc-v1);
+ *   - without one, an OCI runtime binary on the node's PATH (`runsc`, `crun`), run by the runc v2 shim as its
+ *     `BinaryName` — what Docker's `--runtime` and the original driver's `runtime` branch do;
+ *   - with a slash, an absolute path of a shim binary (containerd ≥ 1.6 accepts one as the runtime name). Only
+ *     the node's `containerd_runtime` may name a path: from a task it would let a job author have containerd run
+ *     any file on the host (e.g. one the job's artifact block downloaded) as root, outside any container.
  */
-export const containerdRuntime = (input: Pick<SpecInput, "driver" | "task">): Either.Either<string, SpecError> => {
-  const runtime = input.task.runtime !== undefined && input.task.runtime !== ""
-    ? input.task.runtime
-    : input.driver.containerd_runtime
-  return /^[A-Za-z0-9/][A-Za-z0-9._\-/]*$/.test(runtime)
-    ? ok(runtime)
-    : Either.left(
-      specError("InvalidRuntime", `runtime ${JSON.stringify(runtime)} is not a containerd runtime name such as io.containerd.runc.v2`)
-    )
+export const containerdRuntime = (
+  input: Pick<SpecInput, "driver" | "task">
+): Either.Either<ContainerRuntime, SpecError> =>
+  input.task.runtime !== undefined && input.task.runtime !== ""
+    ? parseRuntime(input.task.runtime, "runtime")
+    : parseRuntime(input.driver.containerd_runtime, "containerd_runtime")
+
+/** A runtime as the option `option` names it (see containerdRuntime for what a name means). */
+export const parseRuntime = (
+  runtime: string,
+  option: "runtime" | "containerd_runtime"
+): Either.Either<ContainerRuntime, SpecError> => {
+  const invalid = (why: string) => Either.left(specError("InvalidRuntime", `${option} ${JSON.stringify(runtime)} ${why}`))
+  if (!/^[A-Za-z0-9/][A-Za-z0-9._\-/]*$/.test(runtime)) {
+    return invalid("is not a containerd runtime name such as io.containerd.runc.v2")
+  }
+  if (runtime.includes("/")) {
+    if (!runtime.startsWith("/")) return invalid("is neither a runtime name nor an absolute path of a shim binary")
+    if (option === "runtime") {
+      return invalid(
+        "is a path; a task may name a containerd runtime (io.containerd.runsc.v1) or a runtime binary on the " +
+          "node's PATH (runsc), while a shim binary's path can only be set in the plugin's containerd_runtime"
+      )
+    }
+    return ok({ name: runtime })
+  }
+  return ok(runtime.includes(".") ? { name: runtime } : { name: runcShim, binaryName: runtime })
 }
 
 /** Folds `options` over containerd's default spec; stops at the first SpecError. */

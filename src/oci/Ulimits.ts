@@ -15,12 +15,13 @@ export const ulimitNames: ReadonlyArray<string> = [
   "rttime", "sigpending", "stack"
 ]
 
-const parseValue = (text: string): number | bigint | undefined => {
+/** A limit; "TooLarge" for a number no rlimit can hold (it must not turn into RLIM_INFINITY). */
+const parseValue = (text: string): number | bigint | "TooLarge" | undefined => {
   const t = text.trim().toLowerCase()
   if (t === "unlimited" || t === "-1") return rlimInfinity
   if (!/^\d+$/.test(t)) return undefined
   const n = BigInt(t)
-  if (n >= rlimInfinity) return rlimInfinity
+  if (n > rlimInfinity) return "TooLarge"
   return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n
 }
 
@@ -44,6 +45,15 @@ export const parseUlimits = (
         const parts = raw.split(":")
         const soft = parts.length <= 2 ? parseValue(parts[0]!) : undefined
         const hard = parts.length === 2 ? parseValue(parts[1]!) : parts.length === 1 ? soft : undefined
+        if (soft === "TooLarge" || hard === "TooLarge") {
+          return Either.left(
+            specError(
+              "InvalidUlimit",
+              `invalid ulimit ${key} = ${JSON.stringify(raw)}: a limit is at most ${rlimInfinity} (2^64 − 1); ` +
+                `write "unlimited" for no limit`
+            )
+          )
+        }
         if (soft === undefined || hard === undefined) {
           return Either.left(
             specError(

@@ -2,7 +2,8 @@ import { encode } from "@msgpack/msgpack"
 import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck as fc } from "effect"
 import { decodeConfig, decodeCtyMsgpack } from "../../src/config/Cty.js"
-import { DriverConfig, driverOptions } from "../../src/config/DriverConfig.js"
+import { configWarnings, DriverConfig, driverOptions, statsInterval } from "../../src/config/DriverConfig.js"
+import { parseGoDuration } from "../../src/config/Duration.js"
 import { hclSpec } from "../../src/config/HclSpec.js"
 import { TaskConfig, taskOptions } from "../../src/config/TaskConfig.js"
 import type { Spec } from "../../src/gen/plugins/shared/hclspec/hcl_spec.js"
@@ -150,8 +151,33 @@ describe("config bytes as Nomad produces them", () => {
     // Beyond int64 cty sends the decimal text; it must not turn into an inexact float.
     const huge = taskDecode(encode({ image: "x", pids_limit: "100000000000000000000" }))
     expect(Either.isLeft(huge) && huge.left.message).toBe(
-      "invalid task config: pids_limit: expected a whole number of at most 2^53, got 100000000000000000000"
+      "invalid task config: pids_limit: expected a whole number from -9007199254740991 to 9007199254740991, got 100000000000000000000"
     )
+  })
+
+  describe("numbers beyond what an option holds are refused with the option's name", () => {
+    const message = (value: unknown, option = "pids_limit") => {
+      const result = taskDecode(encode({ image: "x", [option]: value }))
+      return Either.isLeft(result) ? result.left.message : `decoded to ${JSON.stringify(Either.getOrThrow(result)[option as "pids_limit"])}`
+    }
+    const range = "expected a whole number from -9007199254740991 to 9007199254740991"
+    it("as the decimal text cty sends beyond int64 (1e400 from a job)", () => {
+      expect(message(`1${"0".repeat(400)}`)).toBe(`invalid task config: pids_limit: ${range}, got 100000000000… (401 digits)`)
+      expect(message(`-1${"0".repeat(30)}`, "cpu_cfs_period")).toBe(
+        `invalid task config: cpu_cfs_period: ${range}, got -1000000000000000000000000000000`
+      )
+    })
+    it("as the float64 infinity cty sends for \"Inf\"", () => {
+      expect(message(Infinity)).toBe(`invalid task config: pids_limit: ${range}, got +Inf`)
+      expect(message(-Infinity, "cpu_cfs_period")).toBe(`invalid task config: cpu_cfs_period: ${range}, got -Inf`)
+    })
+    it("as a fraction, however small", () => {
+      expect(message(`0.${"0".repeat(400)}1`)).toBe("invalid task config: pids_limit: expected a whole number, got 0.0000000000… (402 digits)")
+    })
+    it("while the largest whole number in range still decodes", () => {
+      expect(message(String(Number.MAX_SAFE_INTEGER))).toBe(`decoded to ${Number.MAX_SAFE_INTEGER}`)
+      expect(message(`-${Number.MAX_SAFE_INTEGER}`)).toBe(`decoded to -${Number.MAX_SAFE_INTEGER}`)
+    })
   })
 
   it("decodes empty plugin config bytes (no config block) to the defaults", () => {
@@ -193,6 +219,20 @@ describe("invalid config gives an actionable error", () => {
       "Failed to parse image_pull_timeout: time: invalid duration \"5x\""
     )
   })
+  it("says what is wrong with a zero or negative image_pull_timeout, which Go parses", () => {
+    for (const timeout of ["0s", "0", "-5m"]) {
+      expect(message(taskDecode(encode({ image: "x", image_pull_timeout: timeout })))).toBe(
+        `invalid task config: image_pull_timeout: image_pull_timeout ${JSON.stringify(timeout)} leaves no time; ` +
+          "use a positive duration such as \"5m\""
+      )
+    }
+  })
+  it("refuses an image_pull_timeout longer than a Go duration holds, as Go does", () => {
+    expect(message(taskDecode(encode({ image: "x", image_pull_timeout: "2562048h" })))).toContain(
+      "Failed to parse image_pull_timeout: time: invalid duration \"2562048h\""
+    )
+    expect(Either.isRight(taskDecode(encode({ image: "x", image_pull_timeout: "2562047h" })))).toBe(true)
+  })
   it("rejects an unknown option", () => {
     expect(message(taskDecode(encode({ image: "x", imagee: "y" })))).toContain("imagee: is not a known option")
   })
@@ -205,6 +245,45 @@ describe("invalid config gives an actionable error", () => {
   it("reports bytes that are not msgpack as malformed", () => {
     const result = taskDecode(Buffer.from([0xc1]))
     expect(Either.isLeft(result) && result.left.reason).toBe("Malformed")
+  })
+})
+
+describe("stats_interval: a warning, never a refused config (the original only warned)", () => {
+  const load = (stats_interval: string) => Either.getOrThrow(driverDecode(encodeLikeNomad(driverSpec, { stats_interval })))
+  it("loads any string", () => {
+    for (const value of ["5s", "5 seconds", "0s", "-1m", ""]) expect(load(value).stats_interval).toBe(value)
+  })
+  it("gives the interval in milliseconds only when it is a positive Go duration", () => {
+    expect(statsInterval(load("1m30s"))).toBe(90_000)
+    expect(statsInterval(load("250ms"))).toBe(250)
+    expect(statsInterval(load("5 seconds"))).toBeUndefined()
+    expect(statsInterval(load("0s"))).toBeUndefined()
+    expect(statsInterval(Either.getOrThrow(driverDecode(new Uint8Array())))).toBeUndefined()
+  })
+  it("warns about a value that is not a positive Go duration, saying what is used instead", () => {
+    expect(configWarnings(load("5 seconds"))).toEqual([
+      "stats_interval \"5 seconds\" is not a Go duration (time: invalid duration \"5 seconds\"); Nomad's collection interval is used instead"
+    ])
+    expect(configWarnings(load("-1m"))).toEqual([
+      "stats_interval \"-1m\" is not a positive duration; Nomad's collection interval is used instead"
+    ])
+  })
+  it("has nothing to say about a good, an empty or an absent value", () => {
+    expect(configWarnings(load("5s"))).toEqual([])
+    expect(configWarnings(load(""))).toEqual([])
+    expect(configWarnings(Either.getOrThrow(driverDecode(new Uint8Array())))).toEqual([])
+  })
+})
+
+describe("Go durations", () => {
+  it.each([
+    ["300ms", 300], ["1.5h", 5_400_000], ["2h45m", 9_900_000], ["1.s", 1000], [".5s", 500], ["-1m", -60_000], ["+2s", 2000],
+    ["1µs", 0.001], ["0", 0], ["9223372036854775807ns", 9223372036854.775], ["-9223372036854775808ns", -9223372036854.775]
+  ])("%s is %d ms", (text, ms) => {
+    expect(parseGoDuration(text)).toBeCloseTo(ms, 3)
+  })
+  it.each(["", "5", "5x", ".s", "s", "1h 2m", "9223372036854775808ns", "2562048h", "-", "1e3s"])("%j is not one", (text) => {
+    expect(parseGoDuration(text)).toBeUndefined()
   })
 })
 

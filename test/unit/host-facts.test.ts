@@ -1,9 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { capabilitiesOfMask, deviceNode, gather } from "../../layers/HostFacts.js"
+import { formatBytes } from "../../layers/boundedFile.js"
+import { taskOptions } from "../../src/config/TaskConfig.js"
+import { capabilitiesOfMask, deviceNode, gather, maxSeccompProfileBytes } from "../../layers/HostFacts.js"
 
 const none = { devicePaths: [], allDevices: false, realpaths: [], hostHosts: false, hostResolvConf: false }
 
@@ -49,6 +52,34 @@ describe("host facts", () => {
       expect(error.reason).toBe("SeccompProfile")
       expect(error.message).toContain(`seccomp_profile ${path.join(dir, "bad.json")} cannot be used`)
     }))
+
+  it.effect("refuses a seccomp profile that is not a regular file, without reading it", () =>
+    Effect.gen(function*() {
+      const zero = yield* Effect.flip(gather({ ...none, seccompProfile: "/dev/zero" }))
+      expect(zero.reason).toBe("SeccompProfile")
+      expect(zero.message).toBe("seccomp_profile /dev/zero is a character device, not a regular file; only a regular file can be read here")
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cdd-facts-"))
+      const fifo = path.join(dir, "profile.fifo")
+      execFileSync("mkfifo", [fifo])
+      expect((yield* Effect.flip(gather({ ...none, seccompProfile: fifo }))).message).toBe(
+        `seccomp_profile ${fifo} is a FIFO, not a regular file; only a regular file can be read here`
+      )
+      expect((yield* Effect.flip(gather({ ...none, seccompProfile: dir }))).message).toContain(`seccomp_profile ${dir} is a directory`)
+    }), 10_000)
+
+  it.effect("refuses a seccomp profile larger than 1 MiB", () =>
+    Effect.gen(function*() {
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cdd-facts-")), "huge.json")
+      // Valid JSON, so only the cap can refuse it.
+      fs.writeFileSync(file, `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[]}${" ".repeat(maxSeccompProfileBytes)}`)
+      const error = yield* Effect.flip(gather({ ...none, seccompProfile: file }))
+      expect(error.reason).toBe("SeccompProfile")
+      expect(error.message).toMatch(new RegExp(`^seccomp_profile ${file} is \\d+ bytes, more than the 1 MiB such a file may have$`))
+    }))
+
+  it("documents the seccomp_profile cap it enforces", () => {
+    expect(taskOptions.seccomp_profile.doc).toContain(`at most ${formatBytes(maxSeccompProfileBytes)}`)
+  })
 
   it.effect("resolves symlinks of mount sources", () =>
     Effect.gen(function*() {

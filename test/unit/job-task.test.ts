@@ -127,6 +127,25 @@ describe("reading the task from a job", () => {
     expect(readJobTask(`config {\n  image = var.image\n}`)).toEqual(Either.left('line 2: unsupported expression "var.image"'))
   })
 
+  it("refuses a number beyond float64 instead of letting it vanish, naming the attribute and line", () => {
+    expect(readJobTask(`config {\n  image = "x"\n  pids_limit = 1e400\n}`)).toEqual(
+      Either.left("line 3: pids_limit = 1e400 is beyond the largest number a Nomad job can hold (about 1.8e308)")
+    )
+    expect(Either.isLeft(readJobTask(`config {\n  image = "x"\n  sysctl = { a = -1e999 }\n}`))).toBe(true)
+    expect(Either.isLeft(readJobTask(`config {\n  image = "x"\n  args = [1, 2e308]\n}`))).toBe(true)
+  })
+
+  it("refuses the same number in a JSON job", () => {
+    expect(readJobTask(`{"image": "x", "cpu_cfs_period": 1e400}`)).toEqual(
+      Either.left("invalid JSON: \"cpu_cfs_period\" holds a number beyond the largest a Nomad job can hold (about 1.8e308)")
+    )
+  })
+
+  it("keeps numbers a float64 holds", () => {
+    const task = Either.getOrThrow(readJobTask(`config {\n  image = "x"\n  pids_limit = 1e300\n  cpu_cfs_period = 100000\n}`))
+    expect(task.config).toMatchObject({ pids_limit: 1e300, cpu_cfs_period: 100000 })
+  })
+
   it("keeps interpolations verbatim and reads heredocs", () => {
     const root = Either.getOrThrow(parseHcl(`a = "\${NOMAD_ALLOC_DIR}/x"\nb = <<-EOT\n    one\n      two\n    EOT\n`))
     expect(root.body).toEqual({ a: "${NOMAD_ALLOC_DIR}/x", b: "one\n  two\n" })

@@ -81,7 +81,8 @@ const taskDirs: Difference = {
 const etcFiles: Difference = {
   what: "/etc/hosts (generated) and /etc/resolv.conf (host_dns) mounts",
   reason: "the driver writes /etc/hosts for tasks with their own network namespace and binds the host's resolv.conf " +
-    "(host_dns defaults to true); ctr leaves the image's files",
+    "(host_dns defaults to true); ctr leaves the image's files. Every generated file is bound read-only, unlike the " +
+    "original driver's read-write /etc/hosts: it lives outside the task's writable dirs",
   undo: withoutMounts(["/etc/hosts", "/etc/resolv.conf"])
 }
 const common = [hostname, taskDirs, etcFiles]

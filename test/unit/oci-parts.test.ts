@@ -154,12 +154,12 @@ describe("custom seccomp profiles (Docker format)", () => {
   it.each([
     [[], "expected a JSON object"],
     [{}, "defaultAction"],
-    [{ defaultAction: "A", architectures: ["X"], archMap: [{ architecture: "X" }] }, "both \"architectures\" and \"archMap\""],
-    [{ defaultAction: "A", syscalls: [{ name: "a", names: ["b"], action: "B" }] }, "both \"name\" and \"names\""],
-    [{ defaultAction: "A", syscalls: [{ names: [], action: "B" }] }, "names no syscall"],
-    [{ defaultAction: "A", syscalls: [{ names: ["a"] }] }, "action"],
-    [{ defaultAction: "A", syscalls: [{ names: ["a"], action: "B", args: [{ index: 0, op: "EQ" }] }] }, "args[0]"],
-    [{ defaultAction: "A", syscalls: [{ names: ["a"], action: "B", includes: { minKernel: "new" } }] }, "minKernel"]
+    [{ defaultAction: "SCMP_ACT_ERRNO", architectures: ["X"], archMap: [{ architecture: "X" }] }, "both \"architectures\" and \"archMap\""],
+    [{ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ name: "a", names: ["b"], action: "SCMP_ACT_ALLOW" }] }, "both \"name\" and \"names\""],
+    [{ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: [], action: "SCMP_ACT_ALLOW" }] }, "names no syscall"],
+    [{ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["a"] }] }, "action"],
+    [{ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["a"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, op: "EQ" }] }] }, "args[0]"],
+    [{ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["a"], action: "SCMP_ACT_ALLOW", includes: { minKernel: "new" } }] }, "minKernel"]
   ])("refuses %j", (profile, message) => {
     const result = customSeccompProfile(profile, context)
     expect(Either.isLeft(result)).toBe(true)

@@ -7,6 +7,7 @@ import { defaultCapabilities, knownCapabilities } from "../../src/oci/Capabiliti
 import { defaultMaskedPaths, defaultMounts, defaultReadonlyPaths, defaultUnixDeviceRules } from "../../src/oci/DefaultSpec.js"
 import type { Mount, RuntimeSpec } from "../../src/oci/RuntimeSpec.js"
 import { specOptions } from "../../src/oci/Spec.js"
+import { dottedSysctl, sysctlRule } from "../../src/oci/Sysctl.js"
 import { rlimInfinity } from "../../src/oci/Ulimits.js"
 import {
   allocDir,
@@ -192,6 +193,40 @@ describe("sysctl", () => {
   it("refuses a key with spaces", () => {
     expect(failure({ task: { sysctl: { "net core": "1" } } }).reason).toBe("InvalidSysctl")
   })
+  it("accepts every namespaced parameter runc accepts, in dotted or slashed form", () => {
+    const sysctl = {
+      "kernel.msgmax": "1", "kernel.msgmnb": "1", "kernel.msgmni": "1", "kernel.sem": "250 32000 32 128", "kernel.shmall": "1",
+      "kernel.shmmax": "1", "kernel.shmmni": "1", "kernel.shm_rmid_forced": "1", "fs.mqueue.msg_max": "10",
+      "kernel.domainname": "example.org", "net.ipv4.ip_forward": "1", "net/ipv4/conf/eth0.100/rp_filter": "0"
+    }
+    expect(spec({ task: { sysctl } }).linux.sysctl).toEqual(sysctl)
+  })
+  it.each(["kernel.modprobe", "kernel.core_pattern", "vm.overcommit_memory", "kernel/core_pattern", "fs.file-max"])(
+    "refuses %s, which is not namespaced, stating the rule",
+    (key) => {
+      const error = failure({ task: { sysctl: { [key]: "x" } } })
+      expect(error.reason).toBe("InvalidSysctl")
+      expect(error.message).toBe(`sysctl ${JSON.stringify(key)} is not namespaced, so setting it would change the host; ${sysctlRule}`)
+    }
+  )
+  it.each(["net/../../kernel/modprobe", "net.ipv4..ip_forward", "net.", ".net.core.somaxconn", "net/./core/somaxconn"])(
+    "refuses %s, whose parts do not name a parameter",
+    (key) => {
+      const error = failure({ task: { sysctl: { [key]: "1" } } })
+      expect(error.reason).toBe("InvalidSysctl")
+      expect(error.message).toContain("no empty, \".\" or \"..\" part")
+    }
+  )
+  it("refuses kernel.hostname, which the hostname option sets", () => {
+    expect(failure({ task: { sysctl: { "kernel.hostname": "x" } } }).message).toContain("set the task's hostname option instead")
+  })
+  it("refuses net.* in slashed form with host_network", () => {
+    expect(failure({ task: { host_network: true, sysctl: { "net/core/somaxconn": "1" } } }).message).toContain("host_network")
+  })
+  it("reads a slashed key as runc does, swapping / and .", () => {
+    expect(dottedSysctl("net/ipv4/conf/eno2.100/rp_filter")).toBe("net.ipv4.conf.eno2/100.rp_filter")
+    expect(dottedSysctl("net.ipv4.conf.eno2/100.rp_filter")).toBe("net.ipv4.conf.eno2/100.rp_filter")
+  })
 })
 
 describe("readonly_rootfs", () => {
@@ -212,11 +247,11 @@ describe("host_network", () => {
     expect(result.files).toEqual([])
   })
 
-  it("with extra_hosts writes the host's hosts file plus the extras", () => {
+  it("with extra_hosts writes the host's hosts file plus the extras, bound read-only", () => {
     const result = build({ task: { host_network: true, extra_hosts: ["db:10.1.2.3"] } })
     expect(result.files).toEqual([{ name: "hosts", content: "127.0.0.1\tlocalhost\n10.0.0.5\tnode1\n10.1.2.3\tdb\n" }])
     expect(mountAt(result.spec, "/etc/hosts")).toEqual({
-      destination: "/etc/hosts", type: "bind", source: `${generatedDir}/hosts`, options: ["rbind", "rw"]
+      destination: "/etc/hosts", type: "bind", source: `${generatedDir}/hosts`, options: ["rbind", "ro"]
     })
   })
 
@@ -384,6 +419,10 @@ describe("ulimit", () => {
       { type: "RLIMIT_NPROC", hard: 4096, soft: 4096 }
     ])
   })
+  it("takes 2^64 − 1 itself as RLIM_INFINITY", () => {
+    const s = spec({ task: { ulimit: { core: "18446744073709551615" } } })
+    expect(s.process.rlimits?.find((r) => r.type === "RLIMIT_CORE")).toEqual({ type: "RLIMIT_CORE", hard: rlimInfinity, soft: rlimInfinity })
+  })
   it("accepts soft:hard, unlimited and the RLIMIT_ prefix in any case", () => {
     const s = spec({ task: { ulimit: { RLIMIT_MEMLOCK: "unlimited", core: "0:-1" } } })
     expect(s.process.rlimits).toEqual([
@@ -398,7 +437,10 @@ describe("ulimit", () => {
     [{ nofile: "1:2:3" }, "invalid ulimit nofile"],
     [{ nofile: "abc" }, "invalid ulimit nofile"],
     [{ nofile: "2048:1024" }, "soft limit is above the hard limit"],
-    [{ nofile: "1", NOFILE: "2" }, "more than once"]
+    [{ nofile: "1", NOFILE: "2" }, "more than once"],
+    // Beyond what an rlimit holds: refused, not turned into "unlimited".
+    [{ nofile: "18446744073709551616" }, "a limit is at most 18446744073709551615 (2^64 − 1); write \"unlimited\" for no limit"],
+    [{ memlock: "1:99999999999999999999999" }, "invalid ulimit memlock"]
   ])("refuses %j", (ulimit, message) => {
     const error = failure({ task: { ulimit } })
     expect(error.reason).toBe("InvalidUlimit")
@@ -464,6 +506,17 @@ describe("mounts", () => {
     expect(error.reason).toBe("InvalidMount")
     expect(error.message).toBe(`Options cannot be empty for mount type: ${type}. You need to atleast pass rbind and ro.`)
   })
+  it.each(["nfs", "proc", "overlay", "Bind"])("refuses type %s, which the mounts option does not take", (type) => {
+    const error = failure(mount({ type, target: "/data", source: "server:/export", options: ["rw"] }))
+    expect(error.reason).toBe("InvalidMount")
+    expect(error.message).toBe(
+      `mount with target "/data" has type ${JSON.stringify(type)}; the mounts option takes "bind", "volume" (a bind mount) ` +
+        "or \"tmpfs\": mount other filesystems on the host and bind them, or use a Nomad volume"
+    )
+  })
+  it("refuses an unknown type even with bind options, which runc would have bind-mounted", () => {
+    expect(failure(mount({ type: "nfs", target: "/data", source: "/srv", options: ["rbind"] })).reason).toBe("InvalidMount")
+  })
   it("passes tmpfs through with or without options", () => {
     expect(mountAt(spec(mount({ type: "tmpfs", target: "/scratch", options: ["size=16m"] })), "/scratch")).toEqual({
       destination: "/scratch", type: "tmpfs", source: "tmpfs", options: ["size=16m"]
@@ -491,7 +544,8 @@ describe("mounts", () => {
       expect(failure(mount({ type: "bind", target: "/cfg", source, options: ["rbind"] })).reason).toBe("MountSourceEscapes")
     }
   )
-  it.each(["tmpfs", "overlay", "anything"])("checks a %s mount carrying a bind flag like a bind (runc binds it)", (type) => {
+  it("checks a tmpfs mount carrying a bind flag like a bind (runc binds it)", () => {
+    const type = "tmpfs"
     expect(failure(mount({ type, target: "/cfg", source: "local/../../other", options: ["rbind", "ro"] })).reason).toBe("MountSourceEscapes")
     expect(mountAt(spec(mount({ type, target: "/cfg", source: "local/x", options: ["bind"] })), "/cfg")?.source).toBe(`${taskDir}/local/x`)
   })
@@ -587,8 +641,17 @@ describe("/etc/hosts", () => {
         "10.1.2.3\tdb\n2001:db8::1\tv6\n"
     )
     expect(mountAt(result.spec, "/etc/hosts")).toEqual({
-      destination: "/etc/hosts", type: "bind", source: `${generatedDir}/hosts`, options: ["rbind", "rw"]
+      destination: "/etc/hosts", type: "bind", source: `${generatedDir}/hosts`, options: ["rbind", "ro"]
     })
+  })
+  it("binds every generated file read-only (the original bound /etc/hosts read-write)", () => {
+    const result = build({
+      task: { extra_hosts: ["db:10.1.2.3"] },
+      nomad: { dns: { servers: ["10.0.0.53"], searches: [], options: [] } }
+    })
+    const generated = result.spec.mounts.filter((m) => m.source?.startsWith(`${generatedDir}/`))
+    expect(generated.map((m) => m.destination).sort()).toEqual(["/etc/hosts", "/etc/resolv.conf"])
+    for (const m of generated) expect(m.options, m.destination).toEqual(["rbind", "ro"])
   })
   it("names the allocation's own address and hostname from Nomad's HostsConfig", () => {
     const result = build({
@@ -714,6 +777,36 @@ describe("seccomp", () => {
   it("needs the custom profile's contents", () => {
     expect(failure({ task: { seccomp: true, seccomp_profile: "/p.json" } }).reason).toBe("MissingHostFact")
   })
+  it("keeps every action the runtime spec defines", () => {
+    const actions = [
+      "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE",
+      "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"
+    ]
+    const profile = {
+      defaultAction: "SCMP_ACT_KILL_PROCESS",
+      listenerPath: "/run/agent.sock",
+      syscalls: actions.map((action, i) => ({ names: [`call${i}`], action }))
+    }
+    const seccomp = spec({ task: { seccomp: true, seccomp_profile: "/p.json" }, host: { seccompProfile: profile } }).linux.seccomp
+    expect(seccomp?.syscalls?.map((r) => r.action)).toEqual(actions)
+  })
+  it.each([
+    [{ defaultAction: "SCMP_ACT_EXPLODE" }, "\"defaultAction\" \"SCMP_ACT_EXPLODE\" is not a seccomp action; use one of SCMP_ACT_KILL,"],
+    [{ defaultAction: "SCMP_ACT_NOTIFY" }, "\"defaultAction\" cannot be SCMP_ACT_NOTIFY"],
+    [{ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read"], action: "allow" }] }, "syscalls[0].action \"allow\" is not a seccomp action"],
+    [
+      { defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW", args: [{ index: 6, value: 0, op: "SCMP_CMP_EQ" }] }] },
+      "syscalls[0].args[0].index is 6; a system call argument index is 0 to 5"
+    ],
+    [
+      { defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: 0, op: "SCMP_CMP_SIMILAR" }] }] },
+      "syscalls[0].args[0].op \"SCMP_CMP_SIMILAR\" is not a seccomp comparison"
+    ]
+  ])("refuses a profile the runtime cannot load: %j", (profile, message) => {
+    const error = failure({ task: { seccomp: true, seccomp_profile: "/p.json" }, host: { seccompProfile: profile } })
+    expect(error.reason).toBe("InvalidSeccompProfile")
+    expect(error.message).toContain(`seccomp_profile /p.json is not a valid seccomp profile: ${message}`)
+  })
   it("refuses an invalid custom profile with its path", () => {
     const error = failure({ task: { seccomp: true, seccomp_profile: "/p.json" }, host: { seccompProfile: { syscalls: [] } } })
     expect(error.reason).toBe("InvalidSeccompProfile")
@@ -723,10 +816,29 @@ describe("seccomp", () => {
 
 describe("runtime", () => {
   it("is the driver's containerd_runtime by default", () => {
-    expect(build().runtime).toBe("io.containerd.runc.v2")
+    expect(build().runtime).toEqual({ name: "io.containerd.runc.v2" })
   })
-  it("is the task's runtime when set", () => {
-    expect(build({ task: { runtime: "io.containerd.runsc.v1" } }).runtime).toBe("io.containerd.runsc.v1")
+  it("is the task's runtime when set, a dotted name being a shim used as given", () => {
+    expect(build({ task: { runtime: "io.containerd.runsc.v1" } }).runtime).toEqual({ name: "io.containerd.runsc.v1" })
+  })
+  it("runs a dotless name as the runc v2 shim's binary, like docker --runtime", () => {
+    expect(build({ task: { runtime: "runsc" } }).runtime).toEqual({ name: "io.containerd.runc.v2", binaryName: "runsc" })
+    expect(build({ driver: { containerd_runtime: "crun" } }).runtime).toEqual({ name: "io.containerd.runc.v2", binaryName: "crun" })
+  })
+  it("takes an absolute shim path from the driver's containerd_runtime", () => {
+    const shim = "/opt/shims/containerd-shim-kata-v2"
+    expect(build({ driver: { containerd_runtime: shim } }).runtime).toEqual({ name: shim })
+  })
+  it("refuses a path as a task's runtime, since it would run a host file as root", () => {
+    const error = failure({ task: { runtime: "/var/lib/nomad/alloc/x/web/local/shim" } })
+    expect(error.reason).toBe("InvalidRuntime")
+    expect(error.message).toContain("runtime \"/var/lib/nomad/alloc/x/web/local/shim\" is a path")
+    expect(error.message).toContain("containerd_runtime")
+  })
+  it("refuses a relative path", () => {
+    expect(failure({ driver: { containerd_runtime: "shims/kata" } }).message).toBe(
+      "containerd_runtime \"shims/kata\" is neither a runtime name nor an absolute path of a shim binary"
+    )
   })
   it("refuses a name with spaces", () => {
     expect(failure({ task: { runtime: "run c" } }).reason).toBe("InvalidRuntime")

@@ -6,9 +6,10 @@
  * snapshots with parent chains, containers, tasks with simulated processes, events, cgroup metrics.
  *
  * The `FakeContainerd` tag is the test's remote control: inject faults ("fail the next Tasks.Create with
- * Unavailable"), take the daemon away and back, end processes, raise OOM events, set metrics, run GC.
+ * Unavailable"), take the daemon away and back, end processes, write their output, OOM-kill them, set metrics,
+ * run GC.
  */
-import { Clock, Context, Effect, Either, FiberSet, Layer, Option, PubSub, type Scope, Stream, SubscriptionRef } from "effect"
+import { Clock, Context, Effect, FiberSet, Layer, Option, PubSub, type Scope, Stream, SubscriptionRef } from "effect"
 import {
   EventsService,
   ForwardRequest,
@@ -26,17 +27,18 @@ import type { Envelope } from "../src/gen/github.com/containerd/containerd/api/t
 import type { Any } from "../src/gen/google/protobuf/any.js"
 import { Empty } from "../src/gen/google/protobuf/empty.js"
 import { HealthCheckResponse_ServingStatus } from "../src/gen/grpc/health/v1/health.js"
-import { AnyTypes, pack } from "../src/containerd/any.js"
+import { Status } from "../src/gen/github.com/containerd/containerd/api/types/task/task.js"
 import { labelledLookup, matchesFilter } from "../src/containerd/filters.js"
 import { Containerd, type ContainerdService, type EventsApi, type IntrospectionApi } from "./Containerd.js"
 import { inNamespace } from "./containerd/callContext.js"
-import { clientError, type ContainerdError, type ContainerdErrorReason } from "./containerd/ContainerdError.js"
+import { type ContainerdError, type ContainerdErrorReason } from "./containerd/ContainerdError.js"
 import { describeFrom, makeWithLease, requireEventPayload } from "./containerd/derived.js"
+import { makeFakeContainers } from "./fake-containerd/containers.js"
 import { makeFakeContent, fakeServerStream, filterOf } from "./fake-containerd/content.js"
 import { collectGarbage } from "./fake-containerd/gc.js"
 import { makeFakeDiff, makeFakeImages, makeFakeLeases, makeFakeNamespaces } from "./fake-containerd/metadata.js"
 import { makeFakeSnapshots } from "./fake-containerd/snapshots.js"
-import { makeFakeTasks, type ProcessBehaviour, type SimulatedProcess } from "./fake-containerd/tasks.js"
+import { closeOutputs, makeFakeTasks, type ProcessBehaviour, type SimulatedProcess, writeOutput } from "./fake-containerd/tasks.js"
 import { type CallContext, fakeUnary, makeCallContext, type World } from "./fake-containerd/world.js"
 
 export type { ProcessBehaviour, SimulatedProcess } from "./fake-containerd/tasks.js"
@@ -60,7 +62,7 @@ export interface ProcessTarget {
   readonly containerId: string
   /** Exec id; empty or absent = the task's init process. */
   readonly execId?: string | undefined
-  /** Default: the fake's default namespace. */
+  /** Default: the namespace calls go to (`inNamespace`, else the fake's default namespace). */
   readonly namespace?: string | undefined
 }
 
@@ -71,8 +73,16 @@ export interface FakeContainerdControl {
   readonly setReachable: (reachable: boolean) => Effect.Effect<void>
   /** Ends a running process with `exitStatus` (as if it exited by itself). */
   readonly exitProcess: (target: ProcessTarget & { readonly exitStatus: number }) => Effect.Effect<void, ContainerdError>
-  /** Publishes /tasks/oom for a task (a memory limit was hit). */
-  readonly oom: (target: ProcessTarget) => Effect.Effect<void, ContainerdError>
+  /** Writes to a running process's stdout/stderr (FIFO or file given to Tasks.Create / Tasks.Exec). */
+  readonly write: (
+    target: ProcessTarget & { readonly stdout?: string | undefined; readonly stderr?: string | undefined }
+  ) => Effect.Effect<void, ContainerdError>
+  /**
+   * The task's memory limit was hit: the kernel's OOM killer ran. Publishes /tasks/oom and counts the kill in
+   * the task's metrics (v1 memory_oom_control.oom_kill, v2 memory_events.oom_kill, unless set with setMetrics);
+   * with `kill`, the target process dies with 137 as the OOM killer's SIGKILL does (else end it yourself).
+   */
+  readonly oom: (target: ProcessTarget & { readonly kill?: boolean | undefined }) => Effect.Effect<void, ContainerdError>
   /** What Tasks.Metrics reports for a task from now on (an Any of cgroup v1 or v2 Metrics). */
   readonly setMetrics: (target: ProcessTarget, metrics: Any) => Effect.Effect<void, ContainerdError>
   /** The resources last given to Tasks.Update for a task. */
@@ -184,8 +194,10 @@ export const make = (
       nextPid: 10_000
     }
     const background = yield* FiberSet.make()
+    // Pipes stay open until their process exits or its task is deleted; whatever is left closes with the fake.
+    yield* Effect.addFinalizer(() => Effect.sync(() => world.namespaces.forEach(closeOutputs)))
     const runUntilSignalled: SimulatedProcess = {}
-    const { containers, exit, tasks } = makeFakeTasks({
+    const { processes, tasks } = makeFakeTasks({
       world,
       behaviour: options.behaviour ?? (() => runUntilSignalled),
       cgroupVersion: options.cgroupVersion ?? 2,
@@ -214,7 +226,7 @@ export const make = (
       images: makeFakeImages(world),
       snapshots: makeFakeSnapshots(world),
       diff: makeFakeDiff(world),
-      containers,
+      containers: makeFakeContainers(world),
       tasks,
       events: makeEvents(world)
     }
@@ -222,9 +234,8 @@ export const make = (
     /** A call context for the control, which bypasses faults and reachability. */
     const controlContext = (target: ProcessTarget) =>
       Effect.gen(function*() {
-        const context = yield* makeCallContext(world, "/fake.Control/Process", "namespaced", { control: true }).pipe(
-          inNamespace(target.namespace ?? world.defaultNamespace)
-        )
+        const call = makeCallContext(world, "/fake.Control/Process", "namespaced", { control: true })
+        const context = yield* (target.namespace === undefined ? call : call.pipe(inNamespace(target.namespace)))
         const task = context.view.tasks.get(target.containerId)
         if (task === undefined) return yield* Effect.fail(context.fail("NotFound", `task ${target.containerId} not found`))
         const execId = target.execId ?? ""
@@ -242,11 +253,20 @@ export const make = (
         }),
       setReachable: (reachable) => Effect.sync(() => { world.reachable = reachable }),
       exitProcess: (target) =>
-        Effect.flatMap(controlContext(target), ({ context, record }) => exit(context, context.view, record, target.exitStatus)),
+        Effect.flatMap(controlContext(target), ({ context, record }) =>
+          processes.exit(context, context.view, record, target.exitStatus)),
+      write: (target) =>
+        Effect.flatMap(controlContext(target), ({ context, record }) => {
+          if (record.status !== Status.RUNNING) {
+            return Effect.fail(context.fail("FailedPrecondition", `process ${record.execId || record.containerId} is not running`))
+          }
+          if (target.stdout !== undefined) writeOutput(record, "stdout", target.stdout)
+          if (target.stderr !== undefined) writeOutput(record, "stderr", target.stderr)
+          return Effect.void
+        }),
       oom: (target) =>
-        Effect.flatMap(controlContext(target), ({ context }) =>
-          context.publish("/tasks/oom", Either.getOrThrow(pack(AnyTypes.TaskOOM, { containerId: target.containerId }))))
-          .pipe(Effect.asVoid),
+        Effect.flatMap(controlContext(target), ({ context, record }) =>
+          processes.outOfMemory(context, context.view, record, { kill: target.kill === true })),
       setMetrics: (target, metrics) => Effect.map(controlContext(target), ({ task }) => { task.metrics = metrics }),
       taskResources: (target) => Effect.map(controlContext(target), ({ task }) => Option.fromNullable(task.resources)),
       awaitSubscribers: (count = 1) =>

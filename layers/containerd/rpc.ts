@@ -165,8 +165,22 @@ export const makeRpc = (options: RpcOptions): Rpc => {
           }),
           (call) => Effect.sync(() => call.cancel())
         )
-        // A Node Readable: async iteration gives backpressure (the call is paused while we do not pull).
-        return Stream.fromAsyncIterable(call as AsyncIterable<O>, toError(definition.path))
+        // A Node Readable: async iteration gives backpressure (the call is paused while we do not pull). Ending
+        // the stream cancels the call first: the iterator's return() waits for a pending next(), which a quiet
+        // stream (Events.Subscribe) never settles.
+        const iterable: AsyncIterable<O> = {
+          [Symbol.asyncIterator]: () => {
+            const iterator = (call as AsyncIterable<O>)[Symbol.asyncIterator]()
+            return {
+              next: () => iterator.next(),
+              return: (value?: unknown) => {
+                call.cancel()
+                return iterator.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined })
+              }
+            }
+          }
+        }
+        return Stream.fromAsyncIterable(iterable, toError(definition.path))
       })
     )
 

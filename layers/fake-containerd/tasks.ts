@@ -1,21 +1,14 @@
 /**
- * FakeContainerd's containers and tasks. Tasks run simulated processes: each process follows a
- * `SimulatedProcess` script (exit by itself after a while, or run until a signal it dies on), exit statuses
- * follow runc (128 + signal when killed), Wait blocks until the exit, and the task events containerd
- * publishes (/tasks/create, /tasks/start, /tasks/exit, /tasks/delete, ...) are published here too.
+ * FakeContainerd's tasks. Tasks run simulated processes: each process follows a
+ * `SimulatedProcess` script (write some output, exit by itself after a while, run out of memory, or run until a
+ * signal it dies on), exit statuses follow runc (128 + signal when killed), Wait blocks until the exit, output
+ * goes to the stdio paths the way the runc shim writes it (stdio.ts), the states and errors are those of
+ * containerd 1.6 with the runc v2 shim, and the task events containerd publishes (/tasks/create, /tasks/start,
+ * /tasks/oom, /tasks/exit, /tasks/delete, ...) are published here too.
  */
-import { Clock, Deferred, Duration, Effect, Either, FiberSet, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Either, FiberSet } from "effect"
 import * as Cgroup1 from "../../src/gen/github.com/containerd/cgroups/cgroup1/stats/metrics.js"
 import * as Cgroup2 from "../../src/gen/github.com/containerd/cgroups/cgroup2/stats/metrics.js"
-import {
-  type Container,
-  ContainersService,
-  CreateContainerRequest,
-  DeleteContainerRequest,
-  GetContainerRequest,
-  ListContainersRequest,
-  UpdateContainerRequest
-} from "../../src/gen/github.com/containerd/containerd/api/services/containers/v1/containers.js"
 import {
   CheckpointTaskRequest,
   CloseIORequest,
@@ -40,17 +33,24 @@ import { type Process, Status } from "../../src/gen/github.com/containerd/contai
 import type { Any } from "../../src/gen/google/protobuf/any.js"
 import { type AnyType, AnyTypes, pack } from "../../src/containerd/any.js"
 import { labelledLookup, matchesFilter } from "../../src/containerd/filters.js"
-import type { ContainersApi, TasksApi } from "../Containerd.js"
+import type { TasksApi } from "../Containerd.js"
 import type { ContainerdError } from "../containerd/ContainerdError.js"
-import { fakeServerStream, filterOf } from "./content.js"
+import { containerMissing } from "./containers.js"
+import { filterOf } from "./content.js"
+import { openOutput, type OutputStream, type ProcessOutput, type StdioError, type StdioPaths } from "./stdio.js"
 import { type CallContext, fakeUnary, identifierViolation, type NamespaceState, type World } from "./world.js"
 
 /** How a simulated process behaves once started. */
 export interface SimulatedProcess {
+  /** Written to the process's stdout / stderr when it starts (more can be written with the control's `write`). */
+  readonly stdout?: string | undefined
+  readonly stderr?: string | undefined
   /** Exit by itself after `after` with `status`. Default: run until a signal ends it. */
   readonly exit?: { readonly after: Duration.DurationInput; readonly status: number } | undefined
   /** Signals that end the process (exit status 128 + signal); SIGKILL always does. Default "all". */
   readonly diesOn?: ReadonlyArray<number> | "all" | undefined
+  /** Exceeds its memory limit right after starting: OOM-killed (137, /tasks/oom, oom_kill counted in metrics). */
+  readonly outOfMemory?: boolean | undefined
 }
 
 /** Chooses the script of a process from its ids and command line (the spec's process.args). */
@@ -74,6 +74,8 @@ export interface ProcessRecord {
   exitedAt: Date | undefined
   readonly exited: Deferred.Deferred<{ readonly exitStatus: number; readonly exitedAt: Date }>
   readonly script: SimulatedProcess
+  /** Open from Tasks.Create (init) or Tasks.Start (exec) until the exit or the delete. */
+  output: ProcessOutput | undefined
 }
 
 export interface TaskRecord {
@@ -84,6 +86,8 @@ export interface TaskRecord {
   /** Metrics set by the test; otherwise synthesized. */
   metrics: Any | undefined
   metricsSamples: number
+  /** OOM kills in the task's cgroup (memory_oom_control.oom_kill / memory.events oom_kill). */
+  oomKills: number
 }
 
 export interface TaskDeps {
@@ -107,8 +111,9 @@ const argsOf = (any: Any | undefined, path: ReadonlyArray<string>): ReadonlyArra
   return Array.isArray(value) ? value.filter((a): a is string => typeof a === "string") : []
 }
 
+// containerd 1.6 leaves container_id empty and reports Go's zero time until the process exited.
 const toProcess = (record: ProcessRecord): Process => ({
-  containerId: record.containerId,
+  containerId: "",
   id: record.execId === "" ? record.containerId : record.execId,
   pid: record.pid,
   status: record.status,
@@ -117,25 +122,52 @@ const toProcess = (record: ProcessRecord): Process => ({
   stderr: record.stderr,
   terminal: record.terminal,
   exitStatus: record.exitStatus,
-  exitedAt: record.exitedAt
+  exitedAt: record.exitedAt ?? goZeroTime
 })
 
 const packed = <T>(type: AnyType<T>, value: T): Any => Either.getOrThrow(pack(type, value))
 
+/**
+ * A task whose Tasks.Create is still opening the output (waiting for a FIFO's reader). containerd lists it
+ * (Get/List: status UNKNOWN, pid 0) but nothing else sees it yet.
+ */
+const isCreating = (task: TaskRecord) => task.init.status === Status.UNKNOWN
+
 const isRunning = (record: ProcessRecord) => record.status === Status.RUNNING || record.status === Status.PAUSED || record.status === Status.PAUSING
 
-export const makeFakeTasks = (deps: TaskDeps): { readonly containers: ContainersApi; readonly tasks: TasksApi; readonly exit: (context: CallContext, ns: NamespaceState, record: ProcessRecord, exitStatus: number) => Effect.Effect<void> } => {
+/** What the fake's control does to processes, beside the RPCs. */
+export interface ProcessControl {
+  /** Ends a process with `exitStatus`, as if it exited by itself; its execs die with the init process. */
+  readonly exit: (context: CallContext, ns: NamespaceState, record: ProcessRecord, exitStatus: number) => Effect.Effect<void>
+  /** The task's cgroup hit its memory limit: counted, /tasks/oom published, and `record` killed if `kill`. */
+  readonly outOfMemory: (
+    context: CallContext,
+    ns: NamespaceState,
+    record: ProcessRecord,
+    options: { readonly kill: boolean }
+  ) => Effect.Effect<void>
+}
+
+/** Closes the output of every process of the namespace (when the fake shuts down). */
+export const closeOutputs = (ns: NamespaceState): void => {
+  for (const task of ns.tasks.values()) {
+    for (const record of [task.init, ...task.execs.values()]) record.output?.close()
+  }
+}
+
+/** Writes to a running process's output. */
+export const writeOutput = (record: ProcessRecord, stream: OutputStream, text: string): void => record.output?.write(stream, text)
+
+export const makeFakeTasks = (deps: TaskDeps): { readonly tasks: TasksApi; readonly processes: ProcessControl } => {
   const { world } = deps
-  const Co = ContainersService
   const T = TasksService
 
-  const containerMissing = (context: CallContext, id: string) =>
-    context.fail("NotFound", `container "${id}" in namespace "${context.namespace}"`)
   const taskMissing = (context: CallContext, id: string) => context.fail("NotFound", `task ${id} not found`)
 
+  /** A task that exists (not one whose Tasks.Create is still waiting for its output to open). */
   const taskOf = (context: CallContext, containerId: string): Effect.Effect<TaskRecord, ContainerdError> => {
     const task = context.view.tasks.get(containerId)
-    return task === undefined ? Effect.fail(taskMissing(context, containerId)) : Effect.succeed(task)
+    return task === undefined || isCreating(task) ? Effect.fail(taskMissing(context, containerId)) : Effect.succeed(task)
   }
   const processOf = (context: CallContext, containerId: string, execId: string) =>
     Effect.flatMap(taskOf(context, containerId), (task) => {
@@ -154,6 +186,9 @@ export const makeFakeTasks = (deps: TaskDeps): { readonly containers: Containers
       record.status = Status.STOPPED
       record.exitStatus = exitStatus
       record.exitedAt = exitedAt
+      // The shim closes the pipes when the process's output ends: readers see EOF before the exit event.
+      record.output?.close()
+      record.output = undefined
       yield* context.publish("/tasks/exit", packed(AnyTypes.TaskExit, {
         containerId: record.containerId,
         id: record.execId === "" ? record.containerId : record.execId,
@@ -185,112 +220,36 @@ export const makeFakeTasks = (deps: TaskDeps): { readonly containers: Containers
       exitStatus: 0,
       exitedAt: undefined,
       exited,
-      script: deps.behaviour({ containerId, execId, args })
+      script: deps.behaviour({ containerId, execId, args }),
+      output: undefined
     }))
 
-  const containers: ContainersApi = {
-    get: fakeUnary(world, Co.get, GetContainerRequest, "namespaced", (request, context) => {
-      const container = context.view.containers.get(request.id)
-      return container === undefined ? Effect.fail(containerMissing(context, request.id)) : Effect.succeed({ container })
-    }),
-    list: fakeUnary(world, Co.list, ListContainersRequest, "namespaced", (request, context) =>
-      Effect.map(filterOf(context, request.filters), (filter) => ({
-        containers: [...context.view.containers.values()].filter((c) => matchesFilter(filter, containerLookup(c)))
-      }))),
-    listStream: fakeServerStream(world, Co.listStream, ListContainersRequest, (request, context) =>
-      Effect.map(filterOf(context, request.filters), (filter) =>
-        Stream.fromIterable(
-          [...context.view.containers.values()]
-            .filter((c) => matchesFilter(filter, containerLookup(c)))
-            .map((container) => ({ container }))
-        ))),
-    create: fakeUnary(world, Co.create, CreateContainerRequest, "namespaced", (request, context) =>
-      Effect.gen(function*() {
-        const container = request.container
-        const invalid = (detail: string) => Effect.fail(context.fail("InvalidArgument", `create container failed validation: ${detail}`))
-        if (container === undefined) return yield* invalid("container must be set")
-        const idViolation = identifierViolation("container.ID", container.id)
-        if (idViolation !== undefined) return yield* invalid(idViolation)
-        if ((container.runtime?.name ?? "") === "") return yield* invalid("container.Runtime.Name must be set")
-        if (container.spec === undefined) return yield* invalid("container.Spec must be set")
-        if (container.snapshotKey !== "" && container.snapshotter === "") {
-          return yield* invalid("container.Snapshotter must be set if container.SnapshotKey is set")
-        }
-        const ns = context.state()
-        if (ns.containers.has(container.id)) {
-          return yield* Effect.fail(context.fail("AlreadyExists", `container "${container.id}"`))
-        }
-        const stored: Container = { ...container, createdAt: context.now, updatedAt: context.now }
-        ns.containers.set(container.id, stored)
-        yield* context.publish("/containers/create", packed(AnyTypes.ContainerCreate, {
-          id: stored.id,
-          image: stored.image,
-          runtime: { name: stored.runtime?.name ?? "", options: stored.runtime?.options }
-        }))
-        return { container: stored }
-      })),
-    update: fakeUnary(world, Co.update, UpdateContainerRequest, "namespaced", (request, context) =>
-      Effect.gen(function*() {
-        const incoming = request.container
-        const id = incoming?.id ?? ""
-        const current = context.view.containers.get(id)
-        if (incoming === undefined || current === undefined) return yield* Effect.fail(context.fail("NotFound", `container "${id}"`))
-        const immutable = (field: string) => Effect.fail(context.fail("InvalidArgument", `cannot update "${field}" field on "${id}"`))
-        const next: Container = { ...current, labels: { ...current.labels }, extensions: { ...current.extensions } }
-        const mask = request.updateMask ?? []
-        if (mask.length === 0) {
-          if (incoming.runtime?.name !== current.runtime?.name) return yield* immutable("runtime")
-          if (incoming.snapshotter !== current.snapshotter) return yield* immutable("snapshotter")
-          Object.assign(next, {
-            labels: incoming.labels,
-            image: incoming.image,
-            spec: incoming.spec,
-            snapshotKey: incoming.snapshotKey,
-            extensions: incoming.extensions
-          })
-        }
-        for (const path of mask) {
-          if (path === "labels") next.labels = { ...incoming.labels }
-          else if (path.startsWith("labels.")) {
-            const key = path.slice(7)
-            const value = incoming.labels[key]
-            if (value === undefined || value === "") delete next.labels[key]
-            else next.labels[key] = value
-          } else if (path === "image") next.image = incoming.image
-          else if (path === "spec") next.spec = incoming.spec
-          else if (path === "snapshotkey") next.snapshotKey = incoming.snapshotKey
-          else if (path === "extensions") next.extensions = { ...incoming.extensions }
-          else if (path.startsWith("extensions.")) {
-            const key = path.slice(11)
-            const value = incoming.extensions[key]
-            if (value === undefined) delete next.extensions[key]
-            else next.extensions[key] = value
-          } else return yield* immutable(path)
-        }
-        next.updatedAt = context.now
-        context.state().containers.set(id, next)
-        yield* context.publish("/containers/update", packed(AnyTypes.ContainerUpdate, {
-          id,
-          image: next.image,
-          labels: next.labels,
-          snapshotKey: next.snapshotKey
-        }))
-        return { container: next }
-      })),
-    delete: fakeUnary(world, Co.delete, DeleteContainerRequest, "namespaced", (request, context) =>
-      Effect.gen(function*() {
-        if (!context.view.containers.delete(request.id)) return yield* Effect.fail(containerMissing(context, request.id))
-        yield* context.publish("/containers/delete", packed(AnyTypes.ContainerDelete, { id: request.id }))
-        return {}
-      }))
-  }
+  const outOfMemory: ProcessControl["outOfMemory"] = (context, ns, record, options) =>
+    Effect.gen(function*() {
+      const task = ns.tasks.get(record.containerId)
+      if (task !== undefined) task.oomKills++
+      yield* context.publish("/tasks/oom", packed(AnyTypes.TaskOOM, { containerId: record.containerId }))
+      if (options.kill) yield* exit(context, ns, record, 137)
+    })
 
-  const scheduleExit = (context: CallContext, ns: NamespaceState, record: ProcessRecord): Effect.Effect<void> => {
-    const script = record.script.exit
-    if (script === undefined) return Effect.void
-    const after = Duration.decode(script.after)
-    const wait = Duration.toMillis(after) === 0 ? Effect.yieldNow() : Effect.sleep(after)
-    return FiberSet.run(deps.background, Effect.zipRight(wait, exit(context, ns, record, script.status))).pipe(Effect.asVoid)
+  /** Opens a process's output; a failure is the shim's error, prefixed as the RPC reports it. */
+  const openProcessOutput = (context: CallContext, io: StdioPaths, prefix: string) =>
+    Effect.mapError(openOutput(io), (error: StdioError) =>
+      error.reason === "Unsupported"
+        ? context.fail("Unimplemented", `fake containerd: ${error.detail}`)
+        : context.fail("Unknown", `${prefix}failed to start io pipe copy: unable to copy pipes: ${error.detail}`))
+
+  /** Runs what the script does after the start (exit, OOM) in the background, after Start has answered. */
+  const runScript = (context: CallContext, ns: NamespaceState, record: ProcessRecord): Effect.Effect<void> => {
+    const { exit: scheduled, outOfMemory: oom } = record.script
+    const steps: Array<Effect.Effect<void>> = []
+    if (oom === true) steps.push(Effect.zipRight(Effect.yieldNow(), outOfMemory(context, ns, record, { kill: true })))
+    if (scheduled !== undefined) {
+      const after = Duration.decode(scheduled.after)
+      const wait = Duration.toMillis(after) === 0 ? Effect.yieldNow() : Effect.sleep(after)
+      steps.push(Effect.zipRight(wait, exit(context, ns, record, scheduled.status)))
+    }
+    return Effect.forEach(steps, (step) => FiberSet.run(deps.background, step), { discard: true })
   }
 
   const diesOn = (record: ProcessRecord, signal: number): boolean => {
@@ -309,8 +268,15 @@ export const makeFakeTasks = (deps: TaskDeps): { readonly containers: Containers
         }
         const io = { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal }
         const init = yield* newProcess(request.containerId, "", io, argsOf(container.spec, ["process", "args"]))
+        init.status = Status.UNKNOWN
+        const task: TaskRecord = { init, execs: new Map(), resources: undefined, metrics: undefined, metricsSamples: 0, oomKills: 0 }
+        ns.tasks.set(request.containerId, task)
+        // May wait for a FIFO's reader, as the shim does; a failed or interrupted Create leaves no task.
+        init.output = yield* openProcessOutput(context, io, "failed to create shim task: ").pipe(
+          Effect.onError(() => Effect.sync(() => ns.tasks.delete(request.containerId)))
+        )
         init.pid = world.nextPid++
-        ns.tasks.set(request.containerId, { init, execs: new Map(), resources: undefined, metrics: undefined, metricsSamples: 0 })
+        init.status = Status.CREATED
         yield* context.publish("/tasks/create", packed(AnyTypes.TaskCreate, {
           containerId: request.containerId,
           bundle: `/run/containerd/io.containerd.runtime.v2.task/${context.namespace}/${request.containerId}`,
@@ -325,10 +291,22 @@ export const makeFakeTasks = (deps: TaskDeps): { readonly containers: Containers
       Effect.gen(function*() {
         const { record } = yield* processOf(context, request.containerId, request.execId)
         if (record.status !== Status.CREATED) {
-          return yield* Effect.fail(context.fail("FailedPrecondition", `process ${record.execId || record.containerId} is not in created state`))
+          const state = record.status === Status.STOPPED ? "stopped" : "running"
+          return yield* Effect.fail(context.fail("Unknown", `cannot start a ${state} process`))
         }
-        if (record.execId !== "") record.pid = world.nextPid++
+        if (record.execId !== "") {
+          // An exec's output is opened by Start (a missing file fails here; the exec stays created).
+          const output = yield* openProcessOutput(context, record, "")
+          if (record.status !== Status.CREATED) {
+            output.close()
+            return yield* Effect.fail(context.fail("Unknown", "cannot start a running process"))
+          }
+          record.output = output
+          record.pid = world.nextPid++
+        }
         record.status = Status.RUNNING
+        if (record.script.stdout !== undefined) writeOutput(record, "stdout", record.script.stdout)
+        if (record.script.stderr !== undefined) writeOutput(record, "stderr", record.script.stderr)
         yield* record.execId === ""
           ? context.publish("/tasks/start", packed(AnyTypes.TaskStart, { containerId: record.containerId, pid: record.pid }))
           : context.publish("/tasks/exec-started", packed(AnyTypes.TaskExecStarted, {
@@ -336,7 +314,7 @@ export const makeFakeTasks = (deps: TaskDeps): { readonly containers: Containers
             execId: record.execId,
             pid: record.pid
           }))
-        yield* scheduleExit(context, context.view, record)
+        yield* runScript(context, context.view, record)
         return { pid: record.pid }
       })),
     delete: fakeUnary(world, T.delete, DeleteTaskRequest, "namespaced", (request, context) =>
@@ -348,6 +326,7 @@ export const makeFakeTasks = (deps: TaskDeps): { readonly containers: Containers
         }
         const exitedAt = init.exitedAt ?? goZeroTime
         yield* Deferred.succeed(init.exited, { exitStatus: init.exitStatus, exitedAt })
+        for (const record of [init, ...task.execs.values()]) record.output?.close()
         context.view.tasks.delete(request.containerId)
         yield* context.publish("/tasks/delete", packed(AnyTypes.TaskDelete, {
           containerId: request.containerId,
@@ -363,25 +342,37 @@ export const makeFakeTasks = (deps: TaskDeps): { readonly containers: Containers
       Effect.gen(function*() {
         const { record, task } = yield* processOf(context, request.containerId, request.execId)
         if (record.execId === "") return yield* Effect.fail(context.fail("InvalidArgument", "cannot delete init process with DeleteProcess"))
-        if (isRunning(record)) {
-          return yield* Effect.fail(context.fail("Unknown", "failed to delete process: cannot delete a running process"))
-        }
+        if (isRunning(record)) return yield* Effect.fail(context.fail("Unknown", "cannot delete a running process"))
         const exitedAt = record.exitedAt ?? goZeroTime
         yield* Deferred.succeed(record.exited, { exitStatus: record.exitStatus, exitedAt })
+        record.output?.close()
         task.execs.delete(request.execId)
         return { id: request.execId, pid: record.pid, exitStatus: record.exitStatus, exitedAt }
       })),
-    get: fakeUnary(world, T.get, GetRequest, "namespaced", (request, context) =>
-      Effect.map(processOf(context, request.containerId, request.execId), ({ record }) => ({ process: toProcess(record) }))),
+    get: fakeUnary(world, T.get, GetRequest, "namespaced", (request, context) => {
+      const creating = context.view.tasks.get(request.containerId)
+      if (request.execId === "" && creating !== undefined && isCreating(creating)) {
+        return Effect.succeed({ process: toProcess(creating.init) })
+      }
+      return Effect.map(processOf(context, request.containerId, request.execId), ({ record }) => ({ process: toProcess(record) }))
+    }),
     list: fakeUnary(world, T.list, ListTasksRequest, "namespaced", (_request, context) =>
       Effect.succeed({ tasks: [...context.view.tasks.values()].map((task) => toProcess(task.init)) })),
     kill: fakeUnary(world, T.kill, KillRequest, "namespaced", (request, context) =>
       Effect.gen(function*() {
         const { record, task } = yield* processOf(context, request.containerId, request.execId)
-        if (record.status === Status.STOPPED) return yield* Effect.fail(context.fail("NotFound", "process already finished"))
+        // runc kill --all of a stopped container has nothing to signal and does not complain.
+        if (record.status === Status.STOPPED && !request.all) {
+          return yield* Effect.fail(context.fail("NotFound", "process already finished"))
+        }
+        if (record.status === Status.CREATED && record.execId !== "") {
+          return yield* Effect.fail(context.fail("FailedPrecondition", "process not created"))
+        }
         const targets = request.all && request.execId === "" ? [...task.execs.values(), record] : [record]
         for (const target of targets) {
-          if (target.status !== Status.STOPPED && diesOn(target, request.signal)) {
+          // An exec not started yet has no process to signal (a created init process does: runc's init).
+          const signallable = target.execId === "" ? target.status !== Status.STOPPED : isRunning(target)
+          if (signallable && diesOn(target, request.signal)) {
             yield* exit(context, context.view, target, 128 + request.signal)
           }
         }
@@ -397,9 +388,7 @@ export const makeFakeTasks = (deps: TaskDeps): { readonly containers: Containers
           return yield* Effect.fail(context.fail("AlreadyExists", `id ${request.execId}`))
         }
         if (request.spec === undefined) return yield* Effect.fail(context.fail("InvalidArgument", "exec spec must be set"))
-        if (task.init.status !== Status.RUNNING) {
-          return yield* Effect.fail(context.fail("FailedPrecondition", `container ${request.containerId} is not running`))
-        }
+        if (task.init.status === Status.STOPPED) return yield* Effect.fail(context.fail("Unknown", "cannot exec in a stopped state"))
         const io = { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal }
         task.execs.set(request.execId, yield* newProcess(request.containerId, request.execId, io, argsOf(request.spec, ["args"])))
         yield* context.publish("/tasks/exec-added", packed(AnyTypes.TaskExecAdded, {
@@ -449,21 +438,15 @@ export const makeFakeTasks = (deps: TaskDeps): { readonly containers: Containers
     metrics: fakeUnary(world, T.metrics, MetricsRequest, "namespaced", (request, context) =>
       Effect.map(filterOf(context, request.filters), (filter) => ({
         metrics: [...context.view.tasks.entries()]
-          .filter(([id]) => matchesFilter(filter, labelledLookup({ id, namespace: context.namespace })))
+          .filter(([id, task]) => !isCreating(task) && matchesFilter(filter, labelledLookup({ id, namespace: context.namespace })))
           .map(([id, task]) => ({ timestamp: context.now, id, data: task.metrics ?? synthesizedMetrics(deps.cgroupVersion, task) }))
       }))),
     wait: fakeUnary(world, T.wait, WaitRequest, "namespaced", (request, context) =>
       Effect.flatMap(processOf(context, request.containerId, request.execId), ({ record }) => Deferred.await(record.exited)))
   }
 
-  return { containers, tasks, exit }
+  return { tasks, processes: { exit, outOfMemory } }
 }
-
-const containerLookup = (container: Container) =>
-  labelledLookup(
-    { id: container.id, image: container.image, "runtime.name": container.runtime?.name, snapshotter: container.snapshotter },
-    container.labels
-  )
 
 /** Plausible, steadily growing metrics for a task whose metrics the test did not set. */
 const synthesizedMetrics = (cgroupVersion: 1 | 2, task: TaskRecord): Any => {
@@ -475,13 +458,15 @@ const synthesizedMetrics = (cgroupVersion: 1 | 2, task: TaskRecord): Any => {
     return packed(AnyTypes.CgroupV1Metrics, Cgroup1.Metrics.fromPartial({
       pids: { current: BigInt(running), limit: 0n },
       cpu: { usage: { total: cpuMicros * 1000n, kernel: cpuMicros * 200n, user: cpuMicros * 800n, perCpu: [cpuMicros * 1000n] } },
-      memory: { rss: memory, cache: 0n, usage: { usage: memory, max: memory, limit: 9223372036854771712n } }
+      memory: { rss: memory, cache: 0n, usage: { usage: memory, max: memory, limit: 9223372036854771712n } },
+      memoryOomControl: { oomKillDisable: 0n, underOom: 0n, oomKill: BigInt(task.oomKills) }
     }))
   }
   return packed(AnyTypes.CgroupV2Metrics, Cgroup2.Metrics.fromPartial({
     pids: { current: BigInt(running), limit: 0n },
     cpu: { usageUsec: cpuMicros, userUsec: (cpuMicros * 4n) / 5n, systemUsec: cpuMicros / 5n },
-    memory: { usage: memory, anon: memory, usageLimit: 9223372036854771712n }
+    memory: { usage: memory, anon: memory, usageLimit: 9223372036854771712n },
+    memoryEvents: { oom: BigInt(task.oomKills), oomKill: BigInt(task.oomKills) }
   }))
 }
 

@@ -5,7 +5,7 @@
 import { it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Duration, Effect, Option, Schedule, Stream } from "effect"
@@ -29,14 +29,22 @@ beforeAll(async () => {
 })
 
 // The native snapshotter's mount is a plain host directory: a static busybox in it is a complete rootfs.
-const prepareRootfs = (mounts: ReadonlyArray<Mount>) =>
-  Effect.sync(() => {
-    const source = mounts[0]?.source ?? ""
-    copyFileSync("/bin/busybox", join(source, "busybox"))
-    chmodSync(join(source, "busybox"), 0o755)
-  })
+const rootfsDirectory = (mounts: ReadonlyArray<Mount>) => mounts[0]?.source ?? ""
 
-containerdContract("real containerd", realLayer, { prepareRootfs })
+/** statfs magic of cgroup2fs: /sys/fs/cgroup is the unified hierarchy (else the host runs cgroup v1). */
+const cgroup2Magic = 0x63677270
+
+containerdContract("real containerd", realLayer, {
+  prepareRootfs: (mounts) =>
+    Effect.sync(() => {
+      copyFileSync("/bin/busybox", join(rootfsDirectory(mounts), "busybox"))
+      chmodSync(join(rootfsDirectory(mounts), "busybox"), 0o755)
+    }),
+  cgroupVersion: statfsSync("/sys/fs/cgroup").type === cgroup2Magic ? 2 : 1,
+  withNewClient: (body) => Effect.provide(body, realLayer()),
+  // contractCommands.untilReleased polls for /released in its rootfs.
+  release: ({ mounts }) => Effect.sync(() => writeFileSync(join(rootfsDirectory(mounts), "released"), ""))
+})
 
 describe("real containerd", () => {
   it.live("Version returns a version that parses", () =>

@@ -1,16 +1,17 @@
 // The observable rules of the Containerd service that both the real daemon (test/integration/containerd.test.ts)
-// and FakeContainerd (test/unit/fake-containerd.test.ts) must follow. Every case runs in a fresh, unique namespace
-// and removes what it created.
+// and FakeContainerd (test/unit/fake-containerd.test.ts) must follow; the task cases are in
+// containerdTaskContract.ts. Every case runs in a fresh, unique namespace and removes what it created.
 import { it } from "@effect/vitest"
 import { createHash, randomBytes } from "node:crypto"
-import { Chunk, Deferred, Effect, Either, Exit, Fiber, type Layer, Option, Schedule, Stream } from "effect"
+import { Chunk, Deferred, Effect, Either, Exit, Fiber, type Layer, Option, Schedule, type Scope, Stream } from "effect"
 import { describe, expect } from "vitest"
 import { Options as RuncOptions } from "../../src/gen/github.com/containerd/containerd/api/types/runc/options/oci.js"
 import { Kind } from "../../src/gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots.js"
-import type { Mount } from "../../src/gen/github.com/containerd/containerd/api/types/mount.js"
-import { Status } from "../../src/gen/github.com/containerd/containerd/api/types/task/task.js"
 import { AnyTypes, pack, unpack } from "../../src/containerd/any.js"
 import { Containerd, type ContainerdError, inLease, inNamespace } from "../../layers/Containerd.js"
+import { type ContractHooks, taskContract } from "./containerdTaskContract.js"
+
+export { busyboxSpec, contractCommands, type ContractHooks } from "./containerdTaskContract.js"
 
 export const uniqueNamespace = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`
 
@@ -25,6 +26,8 @@ export const cleanupNamespace = (namespace: string): Effect.Effect<void, never, 
     const { containers } = yield* cd.containers.list({})
     for (const container of containers) {
       yield* cd.tasks.kill({ containerId: container.id, signal: 9, all: true }).pipe(Effect.ignore)
+      // Delete refuses a task until the SIGKILLed process is gone; an undeleted task's shim outlives the namespace.
+      yield* cd.tasks.wait({ containerId: container.id }).pipe(Effect.timeout("10 seconds"), Effect.ignore)
       yield* cd.tasks.delete({ containerId: container.id }).pipe(Effect.ignore)
       yield* cd.containers.delete({ id: container.id }).pipe(Effect.ignore)
     }
@@ -53,9 +56,9 @@ export const cleanupNamespace = (namespace: string): Effect.Effect<void, never, 
  * inside a lease: a shared daemon garbage-collects unreferenced content and snapshots at any time (whenever
  * anyone's lease or image goes away), which would otherwise remove what a test just created.
  */
-export const inTestNamespace = <A, E>(
-  layer: Layer.Layer<Containerd>,
-  body: (namespace: string) => Effect.Effect<A, E, Containerd>
+export const inTestNamespace = <A, E, R = never>(
+  layer: Layer.Layer<Containerd | R>,
+  body: (namespace: string) => Effect.Effect<A, E, Containerd | R | Scope.Scope>
 ): Effect.Effect<A, E | ContainerdError> => {
   const namespace = uniqueNamespace("cdtest")
   const leased = Effect.scoped(
@@ -76,31 +79,14 @@ const leaseIds = Effect.flatMap(Containerd, (cd) => cd.leases.list({})).pipe(Eff
 
 const specJson = { ociVersion: "1.0.2-dev", process: { args: ["/bin/true"], cwd: "/" }, root: { path: "rootfs" } }
 
-/** A runc-valid spec running `args` from a rootfs that holds a static busybox at /busybox. */
-export const busyboxSpec = (namespace: string, id: string, args: ReadonlyArray<string>) => ({
-  ociVersion: "1.0.2-dev",
-  process: { terminal: false, user: { uid: 0, gid: 0 }, args, env: ["PATH=/"], cwd: "/" },
-  root: { path: "rootfs" },
-  hostname: id,
-  mounts: [{ destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] }],
-  linux: {
-    cgroupsPath: `/containerd-driver-test/${namespace}-${id}`,
-    namespaces: [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "network" }]
-  }
-})
-
-export interface ContractHooks {
-  /** Makes a snapshot usable as a busybox rootfs (the real daemon needs the binary; the fake needs nothing). */
-  readonly prepareRootfs: (mounts: ReadonlyArray<Mount>) => Effect.Effect<void>
-}
-
-export const containerdContract = (
+export const containerdContract = <R = never>(
   name: string,
-  layer: () => Layer.Layer<Containerd>,
-  hooks: ContractHooks = { prepareRootfs: () => Effect.void }
+  layer: () => Layer.Layer<Containerd | R>,
+  hooks: ContractHooks<R>
 ): void => {
   describe(`${name}: Containerd contract`, () => {
-    const run = <A, E>(body: (namespace: string) => Effect.Effect<A, E, Containerd>) => inTestNamespace(layer(), body)
+    const run = <A, E>(body: (namespace: string) => Effect.Effect<A, E, Containerd | R | Scope.Scope>) =>
+      inTestNamespace(layer(), body)
 
     it.live("Containers.Get of a missing id fails with NotFound", () =>
       run(() =>
@@ -389,93 +375,6 @@ export const containerdContract = (
         })
       ))
 
-    /** A container "id" running `args` on a fresh busybox snapshot; returns the rootfs mounts. */
-    const busyboxContainer = (namespace: string, id: string, args: ReadonlyArray<string>) =>
-      Effect.gen(function*() {
-        const cd = yield* Containerd
-        const { mounts } = yield* cd.snapshots.prepare({ snapshotter, key: `${id}-rootfs` })
-        yield* hooks.prepareRootfs(mounts)
-        const spec = Either.getOrThrow(pack(AnyTypes.Spec, busyboxSpec(namespace, id, args)))
-        const options = Either.getOrThrow(pack(AnyTypes.RuncOptions, RuncOptions.fromPartial({})))
-        yield* cd.containers.create({
-          container: { id, spec, runtime: { name: "io.containerd.runc.v2", options }, snapshotter, snapshotKey: `${id}-rootfs` }
-        })
-        return mounts
-      })
-
-    it.live("tasks: create, wait, start, kill and delete; a killed process exits with 128 + signal", () =>
-      run((namespace) =>
-        Effect.gen(function*() {
-          const cd = yield* Containerd
-          const rootfs = yield* busyboxContainer(namespace, "sleeper", ["/busybox", "sleep", "1000"])
-          const created = yield* cd.tasks.create({ containerId: "sleeper", rootfs })
-          expect(created.pid).toBeGreaterThan(0)
-          expect((yield* cd.tasks.get({ containerId: "sleeper" })).process?.status).toBe(Status.CREATED)
-          expect((yield* failure(cd.tasks.create({ containerId: "sleeper", rootfs }))).reason).toBe("AlreadyExists")
-          const waiting = yield* Effect.fork(cd.tasks.wait({ containerId: "sleeper" }))
-          const started = yield* cd.tasks.start({ containerId: "sleeper" })
-          expect(started.pid).toBe(created.pid)
-          const running = (yield* cd.tasks.get({ containerId: "sleeper" })).process
-          expect(running?.status).toBe(Status.RUNNING)
-          expect(running?.pid).toBe(created.pid)
-          expect((yield* cd.tasks.list({})).tasks.map((t) => t.id)).toEqual(["sleeper"])
-          const metrics = (yield* cd.tasks.metrics({ filters: ["id==sleeper"] })).metrics
-          expect(metrics.map((m) => m.id)).toEqual(["sleeper"])
-          const data = metrics[0]?.data
-          const pids = data?.typeUrl === AnyTypes.CgroupV1Metrics.typeUrl
-            ? Either.getOrThrow(unpack(AnyTypes.CgroupV1Metrics, data)).pids?.current
-            : Either.getOrThrow(unpack(AnyTypes.CgroupV2Metrics, data)).pids?.current
-          expect(pids).toBeGreaterThanOrEqual(1n)
-          expect((yield* failure(cd.tasks.delete({ containerId: "sleeper" }))).reason).toBe("Unknown")
-          yield* cd.tasks.kill({ containerId: "sleeper", signal: 9 })
-          const exited = yield* Fiber.join(waiting)
-          expect(exited.exitStatus).toBe(137)
-          const stopped = (yield* cd.tasks.get({ containerId: "sleeper" })).process
-          expect(stopped?.status).toBe(Status.STOPPED)
-          expect(stopped?.exitStatus).toBe(137)
-          expect((yield* failure(cd.tasks.kill({ containerId: "sleeper", signal: 9 }))).reason).toBe("NotFound")
-          expect((yield* cd.tasks.wait({ containerId: "sleeper" })).exitStatus).toBe(137)
-          const deleted = yield* cd.tasks.delete({ containerId: "sleeper" })
-          expect(deleted.exitStatus).toBe(137)
-          expect(deleted.pid).toBe(created.pid)
-          expect((yield* failure(cd.tasks.get({ containerId: "sleeper" }))).reason).toBe("NotFound")
-          expect((yield* failure(cd.tasks.wait({ containerId: "sleeper" }))).reason).toBe("NotFound")
-        })
-      ), 60_000)
-
-    it.live("tasks: an exec'd process reports its own exit code; a never-started task deletes cleanly", () =>
-      run((namespace) =>
-        Effect.gen(function*() {
-          const cd = yield* Containerd
-          const rootfs = yield* busyboxContainer(namespace, "host", ["/busybox", "sleep", "1000"])
-          yield* cd.tasks.create({ containerId: "host", rootfs })
-          yield* cd.tasks.start({ containerId: "host" })
-          const process = Either.getOrThrow(pack(AnyTypes.Process, {
-            args: ["/busybox", "sh", "-c", "exit 7"],
-            cwd: "/",
-            env: ["PATH=/"],
-            user: { uid: 0, gid: 0 }
-          }))
-          expect((yield* failure(cd.tasks.exec({ containerId: "host", execId: "bad id", spec: process }))).reason).toBe(
-            "InvalidArgument"
-          )
-          yield* cd.tasks.exec({ containerId: "host", execId: "probe", spec: process })
-          const waiting = yield* Effect.fork(cd.tasks.wait({ containerId: "host", execId: "probe" }))
-          const started = yield* cd.tasks.start({ containerId: "host", execId: "probe" })
-          expect(started.pid).toBeGreaterThan(0)
-          expect((yield* Fiber.join(waiting)).exitStatus).toBe(7)
-          const deleted = yield* cd.tasks.deleteProcess({ containerId: "host", execId: "probe" })
-          expect(deleted).toMatchObject({ id: "probe", exitStatus: 7 })
-          yield* cd.tasks.kill({ containerId: "host", signal: 9, all: true })
-          yield* cd.tasks.wait({ containerId: "host" })
-          yield* cd.tasks.delete({ containerId: "host" })
-
-          const idle = yield* busyboxContainer(namespace, "idle", ["/busybox", "sleep", "1000"])
-          yield* cd.tasks.create({ containerId: "idle", rootfs: idle })
-          const removed = yield* cd.tasks.delete({ containerId: "idle" })
-          expect(removed.exitStatus).toBe(0)
-          expect(removed.exitedAt?.getUTCFullYear()).toBe(1)
-        })
-      ), 60_000)
+    taskContract(run, hooks)
   })
 }

@@ -21,7 +21,7 @@ import * as VersionPb from "../src/gen/github.com/containerd/containerd/api/serv
 import type { Envelope } from "../src/gen/github.com/containerd/containerd/api/types/event.js"
 import { Empty } from "../src/gen/google/protobuf/empty.js"
 import * as HealthPb from "../src/gen/grpc/health/v1/health.js"
-import { clientError, type ContainerdError } from "./containerd/ContainerdError.js"
+import type { ContainerdError } from "./containerd/ContainerdError.js"
 import { type WriteBlobOptions, type WriteBlobResult, writeBlob } from "./containerd/contentWrite.js"
 import { type ContainerdDescription, describeFrom, type LeaseOptions, makeWithLease, requireEventPayload } from "./containerd/derived.js"
 import { makeH2Duplex } from "./containerd/h2Duplex.js"

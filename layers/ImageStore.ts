@@ -1,31 +1,42 @@
 /**
  * ImageStore: images in containerd, pulled client-side (DESIGN.md decision 7, containerd-api.md §2.12).
  *
- * `pull` uses what the namespace already holds when it is complete (no registry traffic; a missing snapshot
- * chain is unpacked again from the content store), else pulls from the registry under one lease: documents and
- * layers go into the content store with the GC labels, layers are unpacked into snapshots while later ones
- * still download, and the image record is written last. Concurrent pulls of one reference in this process share
- * one pull; `image_pull_timeout` bounds each caller; progress goes to listeners, throttled. `readFile` reads a
- * file from the image's layer blobs without mounting anything.
+ * `pull` asks the registry at every call what a tag points to, as the original driver does at every task start
+ * (anchor-roblox-driver.md §4.2): one manifest HEAD, with the usual authentication, so a moved tag is picked up and
+ * credentials the registry refuses fail the pull even when the image is present. When the answer is the image the
+ * namespace already holds complete, that image is used (a missing snapshot chain is unpacked again from the
+ * content store); otherwise the image is pulled under one lease, fetching only the blobs the content store lacks:
+ * documents and layers go into the content store with the GC labels, layers are unpacked into snapshots while later
+ * ones still download, and the image record is written last. Better than the original: a digest-pinned reference
+ * whose image is present asks the registry nothing, and a registry that cannot be reached (network, timeout, 5xx,
+ * 429) does not stop a present image, which is used with a warning. `forcePull` downloads every blob again, checking
+ * its digest.
+ *
+ * Concurrent pulls of one reference in this process share one pull; `image_pull_timeout` bounds each caller;
+ * progress goes to listeners, throttled. `readFile` reads a file from the image's layer blobs without mounting
+ * anything.
  */
-import { Context, Deferred, Duration, Effect, Fiber, FiberRef, Layer, Option, type Scope } from "effect"
+import { Context, Deferred, Duration, Effect, Either, Fiber, FiberRef, Layer, Option, Schedule, type Scope } from "effect"
 import { Containerd, type ContainerdError, currentNamespace, inLease } from "./Containerd.js"
 import { Registry } from "./Registry.js"
 import { fingerprint, staticCredential, type UserPassword } from "../src/image/Credentials.js"
 import type { Image } from "../src/image/Image.js"
+import type { Descriptor } from "../src/image/Manifest.js"
 import * as ImageConfig from "../src/image/ImageConfig.js"
 import * as Platform from "../src/image/Platform.js"
 import * as Reference from "../src/image/Reference.js"
+import { isRecoverable, type RegistryError, TEMPORARY_HINT } from "../src/image/RegistryProtocol.js"
 import { fetchImage, labelSnapshot } from "./imagestore/fetchImage.js"
 import {
   failure,
   fromContainerdError,
   fromReferenceError,
+  fromRegistryError,
   ImageStoreError,
   type Operation,
   timedOut
 } from "./imagestore/ImageStoreError.js"
-import { inspect } from "./imagestore/localImage.js"
+import { inspect, type LocalImage } from "./imagestore/localImage.js"
 import { makeTracker, type ProgressListener, type PullProgress } from "./imagestore/Progress.js"
 import { DEFAULT_MAX_FILE_BYTES, readFile as readImageFile } from "./imagestore/readFile.js"
 import { unpack } from "./imagestore/unpack.js"
@@ -57,16 +68,28 @@ export interface ImageStoreOptions {
   readonly maxConcurrentDownloads?: number | undefined
   /** Minimum time between two byte-count progress reports (default 1 second). */
   readonly progressInterval?: Duration.DurationInput | undefined
+  /**
+   * Deadline of reading a small blob (manifest, index, config) from the content store (default 1 minute, like the
+   * Containerd client's deadline of other small calls, which its server streams lack), so a hung containerd cannot
+   * hold a pull, or `get`, forever. Layer blobs are read and written without one.
+   */
+  readonly readTimeout?: Duration.DurationInput | undefined
 }
 
 export interface PullOptions {
   /** The task's own `auth` block; wins over the driver's credential sources. */
   readonly auth?: UserPassword | undefined
-  /** Ask the registry even when the image is present (`force_pull`). */
+  /** Download every blob from the registry again, even those present, checking their digests (`force_pull`). */
   readonly forcePull?: boolean | undefined
   /** Bound on this caller's wait for the pull (`image_pull_timeout`). */
   readonly timeout?: Duration.DurationInput | undefined
   readonly onProgress?: ProgressListener | undefined
+  /**
+   * Told when the pull succeeded in a degraded way: the registry could not be reached, and the image already present
+   * is used unchecked (the message names the registry, the reason and the digest). Without a listener the warning
+   * is logged.
+   */
+  readonly onWarning?: ((message: string) => Effect.Effect<void>) | undefined
 }
 
 export class ImageStore extends Context.Tag("containerd-driver/ImageStore")<ImageStore, {
@@ -81,14 +104,31 @@ export class ImageStore extends Context.Tag("containerd-driver/ImageStore")<Imag
   readonly remove: (reference: string, options?: { readonly sync?: boolean }) => Effect.Effect<void, ImageStoreError>
 }>() {}
 
+/** What a pull yields to each caller that shares it. */
+interface PullResult {
+  readonly image: Image
+  readonly warnings: ReadonlyArray<string>
+}
+
 /** One pull in progress, shared by every caller asking for the same image meanwhile. */
 interface InFlight {
-  readonly result: Deferred.Deferred<Image, ImageStoreError>
+  readonly result: Deferred.Deferred<PullResult, ImageStoreError>
   readonly listeners: Set<ProgressListener>
   fiber: Fiber.RuntimeFiber<unknown> | undefined
   last: PullProgress | undefined
   waiters: number
 }
+
+/**
+ * A registry that answers 429 or 5xx, or refuses or drops a connection, is asked twice more (after 0.2 s and 0.4 s)
+ * before it counts as unreachable. Timeouts are not retried: each already took the request timeout.
+ */
+const transientRetry = Schedule.exponential("200 millis", 2).pipe(Schedule.intersect(Schedule.recurs(2)))
+
+const isTransient = (error: RegistryError): boolean => error.reason === "Unreachable"
+
+/** The registry's error message without the "temporary" hint, for a sentence that says what happens instead. */
+const reasonOf = (error: RegistryError): string => error.message.replace(`; ${TEMPORARY_HINT}`, "")
 
 export const make = (
   options: ImageStoreOptions
@@ -101,6 +141,7 @@ export const make = (
     const platform = options.platform ?? Platform.host()
     const maxConcurrentDownloads = Math.max(1, options.maxConcurrentDownloads ?? 2)
     const progressInterval = options.progressInterval ?? Duration.seconds(1)
+    const readTimeout = Duration.decode(options.readTimeout ?? Duration.minutes(1))
     const inFlight = new Map<string, InFlight>()
 
     const namespace = Effect.map(FiberRef.get(currentNamespace), Option.getOrElse(() => containerd.namespace))
@@ -112,74 +153,115 @@ export const make = (
       Effect.mapError(effect, (error) =>
         error instanceof ImageStoreError ? error : fromContainerdError(operation, input, error as ContainerdError))
 
-    /** The pull itself: local if complete, else from the registry, each under its own lease. */
+    type Present = Extract<LocalImage, { readonly _tag: "Ready" | "Packed" }>
+
+    /** A present image: ready as it is, or its snapshot chain unpacked again from the content store (no registry). */
+    const usePresent = (input: string, local: Present, progress: ReturnType<typeof makeTracker>) =>
+      Effect.gen(function*() {
+        const { image } = local
+        if (local._tag === "Packed") {
+          yield* Effect.scoped(Effect.gen(function*() {
+            const lease = yield* containerd.withLease()
+            yield* progress.layers(image.layers)
+            yield* Effect.forEach(image.layers, (_, index) => progress.fetch(index, "present"), { discard: true })
+            yield* progress.phase("unpack")
+            yield* unpack(containerd, {
+              image: input,
+              snapshotter,
+              leaseId: lease.id,
+              layers: image.layers,
+              diffIds: image.diffIds,
+              chainIds: ImageConfig.chainIds(image.diffIds),
+              layerReady: () => Effect.void,
+              progress
+            }).pipe(Effect.zipRight(labelSnapshot(containerd, image)), inLease(lease.id))
+          }))
+        }
+        yield* progress.phase("done")
+        return image
+      })
+
+    /**
+     * The pull itself. A digest reference whose image is present and complete needs no registry; anything else is
+     * resolved with the registry first (the pull's credential check), then used if present with that digest, else
+     * fetched under its own lease.
+     */
     const runPull = (input: string, ref: Reference.Reference, pull: PullOptions, report: ProgressListener) =>
       Effect.gen(function*() {
         const progress = makeTracker(ref.normalized, progressInterval, report)
-        if (pull.forcePull !== true) {
-          const local = yield* inspect(containerd, { name: ref.normalized, snapshotter, platform })
-          if (local._tag === "Ready") {
-            yield* progress.phase("done")
-            return local.image
-          }
-          if (local._tag === "Packed") {
-            const { image } = local
-            yield* Effect.scoped(Effect.gen(function*() {
-              const lease = yield* containerd.withLease()
-              yield* progress.layers(image.layers)
-              yield* Effect.forEach(image.layers, (_, index) => progress.fetch(index, "present"), { discard: true })
-              yield* progress.phase("unpack")
-              yield* unpack(containerd, {
-                image: input,
-                snapshotter,
-                leaseId: lease.id,
-                layers: image.layers,
-                diffIds: image.diffIds,
-                chainIds: ImageConfig.chainIds(image.diffIds),
-                layerReady: () => Effect.void,
-                progress
-              }).pipe(Effect.zipRight(labelSnapshot(containerd, image)), inLease(lease.id))
-            }))
-            yield* progress.phase("done")
-            return image
-          }
-          if (local._tag === "Incomplete") yield* Effect.logDebug(`image ${ref.normalized} is incomplete (${local.detail}); pulling it`)
+        const force = pull.forcePull === true
+        const local: LocalImage = force ?
+          { _tag: "Absent" } :
+          yield* inspect(containerd, { name: ref.normalized, snapshotter, platform, readTimeout })
+        const present = local._tag === "Ready" || local._tag === "Packed" ? local : undefined
+        if (present !== undefined && ref.digest !== undefined) {
+          return { image: yield* usePresent(input, present, progress), warnings: [] }
         }
-        return yield* Effect.scoped(Effect.gen(function*() {
+        yield* progress.phase("resolve")
+        const resolved = yield* registry.resolve(ref, { auth: pull.auth }).pipe(
+          Effect.retry({ while: isTransient, schedule: transientRetry }),
+          Effect.either
+        )
+        if (Either.isLeft(resolved)) {
+          const error = resolved.left
+          // Only an unreachable registry lets a present image through: refused credentials, a tag the registry does
+          // not know and a broken answer fail the pull as they would without the image.
+          if (present === undefined || !isRecoverable(error)) return yield* fromRegistryError(input, error)
+          const image = yield* usePresent(input, present, progress)
+          const warning = `registry ${ref.domain} could not be reached to check ${ref.normalized}: ${reasonOf(error)}; ` +
+            `using the image already present, ${image.target.digest}`
+          return { image, warnings: [warning] }
+        }
+        const target: Descriptor = resolved.right
+        if (present !== undefined && present.image.target.digest === target.digest) {
+          return { image: yield* usePresent(input, present, progress), warnings: [] }
+        }
+        if (local._tag === "Incomplete") yield* Effect.logDebug(`image ${ref.normalized} is incomplete (${local.detail}); pulling it`)
+        if (present !== undefined) {
+          yield* Effect.logDebug(`tag ${ref.normalized} moved from ${present.image.target.digest} to ${target.digest}; pulling it`)
+        }
+        const image = yield* Effect.scoped(Effect.gen(function*() {
           const lease = yield* containerd.withLease()
           return yield* fetchImage({
             containerd,
             registry,
             image: input,
             ref,
+            target,
             request: { auth: pull.auth },
+            force,
             snapshotter,
             platform,
             leaseId: lease.id,
             maxConcurrentDownloads,
+            readTimeout,
             progress
           }).pipe(inLease(lease.id))
         }))
+        return { image, warnings: [] }
       }).pipe(
         containerdFailure("pull", input),
         Effect.withSpan("ImageStore.pull", { attributes: { image: ref.normalized } })
       )
 
     /**
-     * Joins the pull running under `key`, or starts it in the layer's scope. The last caller to leave (done,
-     * timed out or interrupted) interrupts a pull still running, which releases its lease and ingests.
+     * Joins the pull running under `key`, or starts it in the layer's scope, and waits for it at most `timeout`
+     * (the message then says what the pull was doing). The last caller to leave (done, timed out or interrupted)
+     * interrupts a pull still running, which releases its lease and ingests.
      */
     const joinPull = (
       key: string,
-      start: (report: ProgressListener) => Effect.Effect<Image, ImageStoreError>,
-      onProgress: ProgressListener | undefined
+      start: (report: ProgressListener) => Effect.Effect<PullResult, ImageStoreError>,
+      onProgress: ProgressListener | undefined,
+      timeout: Duration.Duration | undefined,
+      onTimeout: (last: PullProgress | undefined) => ImageStoreError
     ) =>
       Effect.acquireUseRelease(
         Effect.gen(function*() {
           let entry = inFlight.get(key)
           if (entry === undefined) {
             const created: InFlight = {
-              result: yield* Deferred.make<Image, ImageStoreError>(),
+              result: yield* Deferred.make<PullResult, ImageStoreError>(),
               listeners: new Set(),
               fiber: undefined,
               last: undefined,
@@ -210,7 +292,10 @@ export const make = (
           }
           return entry
         }),
-        (entry) => Deferred.await(entry.result),
+        (entry) =>
+          timeout === undefined ?
+            Deferred.await(entry.result) :
+            Effect.timeoutFail(Deferred.await(entry.result), { duration: timeout, onTimeout: () => onTimeout(entry.last) }),
         (entry) =>
           Effect.suspend(() => {
             entry.waiters--
@@ -233,16 +318,23 @@ export const make = (
           pullOptions.forcePull === true ? "force" : "",
           Option.match(credential, { onNone: () => "", onSome: fingerprint })
         ].join("\0")
-        const joined = joinPull(key, (report) => runPull(input, ref, pullOptions, report), pullOptions.onProgress)
-        if (pullOptions.timeout === undefined) return yield* joined
-        const timeout = Duration.decode(pullOptions.timeout)
-        return yield* Effect.timeoutFail(joined, { duration: timeout, onTimeout: () => timedOut(input, ref.normalized, timeout) })
+        const timeout = pullOptions.timeout === undefined ? undefined : Duration.decode(pullOptions.timeout)
+        const { image, warnings } = yield* joinPull(
+          key,
+          (report) => runPull(input, ref, pullOptions, report),
+          pullOptions.onProgress,
+          timeout,
+          (last) => timedOut(input, ref.normalized, timeout ?? Duration.infinity, last)
+        )
+        const warn = pullOptions.onWarning ?? Effect.logWarning
+        yield* Effect.forEach(warnings, (warning) => Effect.catchAllCause(warn(warning), Effect.logWarning), { discard: true })
+        return image
       })
 
     const get = (input: string) =>
       Effect.gen(function*() {
         const ref = yield* parse(input)
-        const local = yield* inspect(containerd, { name: ref.normalized, snapshotter, platform })
+        const local = yield* inspect(containerd, { name: ref.normalized, snapshotter, platform, readTimeout })
         if (local._tag === "Ready") return local.image
         const ns = yield* namespace
         return yield* failure(

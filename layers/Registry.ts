@@ -25,6 +25,9 @@ import {
   endpointFor,
   type Endpoint,
   failureFor,
+  isListedInsecure,
+  isLoopback,
+  isMediaTypeToken,
   mayForwardAuthorization,
   mediaTypeOf,
   parseChallenges,
@@ -169,6 +172,12 @@ const contentLength = (headers: http.IncomingHttpHeaders): number | undefined =>
   return Number.parseInt(raw, 10)
 }
 
+/** The Accept header: media types that came from a manifest are repeated only when they are well-formed. */
+const acceptHeader = (accept: ReadonlyArray<string>): string => {
+  const valid = accept.filter((mediaType) => mediaType === "*/*" || isMediaTypeToken(mediaType))
+  return (valid.length > 0 ? valid : ["*/*"]).join(", ")
+}
+
 const basicHeader = (username: string, password: Redacted.Redacted<string>): Redacted.Redacted<string> =>
   Redacted.make(`Basic ${Buffer.from(`${username}:${Redacted.value(password)}`, "utf8").toString("base64")}`)
 
@@ -221,13 +230,24 @@ export const make = (
         const state: { response?: http.IncomingMessage } = {}
         const isHttps = url.protocol === "https:"
         const request = yield* Effect.acquireRelease(
-          Effect.sync(() =>
-            (isHttps ? https : http).request(url, {
-              method,
-              headers: { "user-agent": userAgent, ...headers },
-              agent: isHttps ? httpsAgent : httpAgent
-            })
-          ),
+          // Node throws at once on a header value it cannot send; such a value came from a server (or a credential
+          // source) and is a failed request, never a crash.
+          Effect.try({
+            try: () =>
+              (isHttps ? https : http).request(url, {
+                method,
+                headers: { "user-agent": userAgent, ...headers },
+                agent: isHttps ? httpsAgent : httpAgent
+              }),
+            catch: (cause) =>
+              new RegistryError({
+                reason: "Protocol",
+                message: `cannot send a request to ${url.host} while pulling ${subject}: ${
+                  cause instanceof Error ? cause.message : String(cause)
+                }`,
+                cause
+              })
+          }),
           (request) =>
             Effect.sync(() => {
               if (state.response === undefined) request.destroy()
@@ -337,7 +357,7 @@ export const make = (
       Effect.gen(function*() {
         let current = url
         for (let hop = 0;; hop++) {
-          const headers: Record<string, string> = { accept: accept.join(", ") }
+          const headers: Record<string, string> = { accept: acceptHeader(accept) }
           if (Option.isSome(authorization) && mayForwardAuthorization(target.base, current)) {
             headers["authorization"] = Redacted.value(authorization.value)
           }
@@ -399,11 +419,16 @@ export const make = (
             ),
           onSome: Effect.succeed
         })
-        if (Option.isSome(credential) && url.protocol === "http:" && target.base.protocol === "https:") {
+        // Credentials travel in cleartext over plain HTTP: only to this machine or to a host the operator listed.
+        if (
+          Option.isSome(credential) && url.protocol === "http:" && !isLoopback(url.host) &&
+          !isListedInsecure(url.host, insecureRegistries)
+        ) {
           return yield* new RegistryError({
             reason: "Protocol",
             message: `registry ${target.endpoint.host} sent a token realm over plain HTTP (${url.host}); ` +
-              `credentials are not sent there (pulling ${subject})`
+              "credentials are sent in cleartext only to loopback hosts and hosts listed in insecure_registries, " +
+              `not there (pulling ${subject})`
           })
         }
         let response: Response
@@ -513,18 +538,19 @@ export const make = (
 
     // --- API -----------------------------------------------------------------------------------------------
 
-    const targetFor = (ref: Reference, options: RequestOptions | undefined): Target => {
-      const endpoint = endpointFor(ref.domain, insecureRegistries)
-      const taskCredential = staticCredential(options?.auth, undefined)
-      const credentialKey = Option.match(taskCredential, { onNone: () => "driver", onSome: fingerprint })
-      return {
-        ref,
-        endpoint,
-        base: new URL(baseUrl(endpoint)),
-        taskAuth: options?.auth,
-        cacheKey: `${endpoint.host}\n${ref.pullScope}\n${credentialKey}`
-      }
-    }
+    const targetFor = (ref: Reference, options: RequestOptions | undefined): Effect.Effect<Target, RegistryError> =>
+      Effect.gen(function*() {
+        const endpoint = endpointFor(ref.domain, insecureRegistries)
+        const taskCredential = staticCredential(options?.auth, undefined)
+        const credentialKey = Option.match(taskCredential, { onNone: () => "driver", onSome: fingerprint })
+        // Reference.parse admits only hosts a URL can hold; this guards references built by other means.
+        const base = yield* Effect.try({
+          try: () => new URL(baseUrl(endpoint)),
+          catch: (cause) =>
+            new RegistryError({ reason: "Protocol", message: `${JSON.stringify(endpoint.host)} is not a usable registry host`, cause })
+        })
+        return { ref, endpoint, base, taskAuth: options?.auth, cacheKey: `${endpoint.host}\n${ref.pullScope}\n${credentialKey}` }
+      })
 
     const apiUrl = (target: Target, kind: "manifests" | "blobs", object: string) =>
       new URL(`/v2/${target.ref.path}/${kind}/${object}`, target.base)
@@ -558,6 +584,14 @@ export const make = (
           `content of ${subject} could not be verified`
       })
 
+    /** The response's Content-Length differs from the descriptor's size: nothing of it is read. */
+    const announcedMismatch = (announced: number, descriptor: Manifest.Descriptor, subject: string) =>
+      new RegistryError({
+        reason: "DigestMismatch",
+        message: `registry announced ${announced} bytes (Content-Length) for ${subject}, whose descriptor says ` +
+          `${descriptor.size} bytes`
+      })
+
     const unsupportedMediaType = (mediaType: string, subject: string) =>
       Manifest.isSchema1(mediaType) ?
         new RegistryError({
@@ -582,7 +616,7 @@ export const make = (
 
     const resolve = (ref: Reference, options?: RequestOptions) =>
       Effect.scoped(Effect.gen(function*() {
-        const target = targetFor(ref, options)
+        const target = yield* targetFor(ref, options)
         const subject = ref.normalized
         const url = apiUrl(target, "manifests", ref.object)
         const head = yield* send(target, "HEAD", url, Manifest.resolveAccept, subject)
@@ -642,7 +676,7 @@ export const make = (
 
     const fetchManifest = (ref: Reference, descriptor: Manifest.Descriptor, options?: RequestOptions) =>
       Effect.scoped(Effect.gen(function*() {
-        const target = targetFor(ref, options)
+        const target = yield* targetFor(ref, options)
         const subject = `${ref.name}@${descriptor.digest}`
         const expected = yield* expectDigest(descriptor, subject)
         if (descriptor.size > Manifest.MAX_MANIFEST_BYTES) {
@@ -654,6 +688,8 @@ export const make = (
         const url = apiUrl(target, "manifests", descriptor.digest)
         const response = yield* send(target, "GET", url, [descriptor.mediaType, "*/*"], subject)
         if (response.status !== 200) return yield* failWith(response, subject, "manifest")
+        const announced = contentLength(response.headers)
+        if (announced !== undefined && announced !== descriptor.size) return yield* announcedMismatch(announced, descriptor, subject)
         const { bytes } = yield* readBody(response, descriptor.size + 1, subject)
         const verdict = Digest.verify(bytes, expected, descriptor.size)
         if (verdict._tag !== "Match") return yield* mismatch(verdict, subject)
@@ -663,16 +699,14 @@ export const make = (
     const blobSource = (ref: Reference, descriptor: Manifest.Descriptor, options?: BlobOptions) =>
       ByteSource.make((sink) =>
         Effect.scoped(Effect.gen(function*() {
-          const target = targetFor(ref, options)
+          const target = yield* targetFor(ref, options)
           const subject = `${ref.name}@${descriptor.digest}`
           const expected = yield* expectDigest(descriptor, subject)
           const url = apiUrl(target, "blobs", descriptor.digest)
           const response = yield* send(target, "GET", url, [descriptor.mediaType, "*/*"], subject)
           if (response.status !== 200) return yield* failWith(response, subject, "blob")
           const announced = contentLength(response.headers)
-          if (announced !== undefined && announced !== descriptor.size) {
-            return yield* mismatch({ _tag: "SizeMismatch", expected: descriptor.size, actual: announced }, subject)
-          }
+          if (announced !== undefined && announced !== descriptor.size) return yield* announcedMismatch(announced, descriptor, subject)
           const verifier = options?.verifyDigest === false ? sizeVerifier(descriptor.size) : Digest.verifier(expected, descriptor.size)
           const host = response.url.host
           yield* pipeBody(response.body, sink, {
@@ -682,7 +716,8 @@ export const make = (
               const verdict = verifier.finish()
               return verdict._tag === "Match" ? undefined : mismatch(verdict, subject)
             },
-            onTransportError: (code, message) => transportFailure(code, message, host, subject),
+            onTransportError: (code, message, received) =>
+              transportFailure(code, `${message} after ${received} of ${descriptor.size} bytes`, host, subject),
             onStall: () =>
               new RegistryError({
                 reason: "Timeout",

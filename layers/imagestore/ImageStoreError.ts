@@ -12,6 +12,7 @@ import type { ManifestError } from "../../src/image/Manifest.js"
 import type { ReferenceError } from "../../src/image/Reference.js"
 import { isRecoverable, type RegistryError } from "../../src/image/RegistryProtocol.js"
 import type { TarError } from "../../src/image/Tar.js"
+import type { PullProgress } from "./Progress.js"
 
 export type ImageStoreErrorReason =
   | "InvalidReference"
@@ -105,12 +106,27 @@ export const fromConfigError = (operation: Operation, image: string, error: Imag
 export const fromTarError = (image: string, layer: string, error: TarError): ImageStoreError =>
   failure("read", image, "Corrupt", `layer ${layer}: ${error.message}`, { error })
 
-export const timedOut = (image: string, reference: string, timeout: Duration.Duration): ImageStoreError =>
-  failure(
-    "pull",
-    image,
-    "Timeout",
-    `the pull of ${reference} did not finish within ${Duration.format(timeout)} (image_pull_timeout); ` +
-      "a slow or unreachable registry is temporary, and the pull is retried when the task restarts",
-    { recoverable: true }
-  )
+/**
+ * `image_pull_timeout` passed. The message says what the pull was doing when it ran out (waiting for the registry,
+ * for another pull of the same blob, or unpacking), so the user knows where the time went.
+ */
+export const timedOut = (
+  image: string,
+  reference: string,
+  timeout: Duration.Duration,
+  last?: PullProgress | undefined
+): ImageStoreError => {
+  const head = `the pull of ${reference} did not finish within ${Duration.format(timeout)} (image_pull_timeout)`
+  const retried = "the pull is retried when the task restarts"
+  const layers = last?.layers ?? []
+  const blocked = layers.filter((layer) => layer.fetch === "blocked")
+  const cause = blocked.length > 0 ?
+    `${head} while it waited for another pull writing the same layer${blocked.length > 1 ? "s" : ""} ` +
+      `(${blocked.map((layer) => layer.digest).join(", ")}) into the content store; ${retried}` :
+    last?.phase === "unpack" ?
+    `${head} while unpacking layers into the snapshotter ` +
+      `(${layers.filter((layer) => layer.unpack === "unpacked").length} of ${layers.length} unpacked); ` +
+      `a busy disk is temporary, and ${retried}` :
+    `${head}; a slow or unreachable registry is temporary, and ${retried}`
+  return failure("pull", image, "Timeout", cause, { recoverable: true })
+}

@@ -13,6 +13,8 @@ export type FetchStatus =
   | "present"
   | "downloading"
   | "downloaded"
+  /** Another pull, in this process or another, is writing the same blob into the content store: waiting for it. */
+  | "blocked"
 
 export type UnpackStatus =
   | "waiting"
@@ -137,9 +139,12 @@ export const describe = (progress: PullProgress): string => {
   switch (progress.phase) {
     case "resolve":
       return `Resolving image ${progress.image}`
-    case "fetch":
+    case "fetch": {
+      const blocked = progress.layers.filter((layer) => layer.fetch === "blocked").length
       return `Downloading image ${progress.image}: ${megabytes(progress.downloadedBytes)} of ` +
-        `${megabytes(progress.totalBytes)} (${fetched}/${total} layers)`
+        `${megabytes(progress.totalBytes)} (${fetched}/${total} layers)` +
+        (blocked > 0 ? `; waiting for another pull of the same ${blocked > 1 ? `${blocked} layers` : "layer"}` : "")
+    }
     case "unpack":
       return `Unpacking image ${progress.image} (${unpacked}/${total} layers)`
     case "done":

@@ -3,8 +3,9 @@
  * snapshot with the pull's lease, add missing labels (Content.Update with one mask path per label), write a blob
  * (Content.Write, retried while another writer holds the same ingest ref), and read blobs back.
  */
-import { Chunk, Effect, Option, Schedule, Stream } from "effect"
+import { Chunk, Duration, Effect, Option, Schedule, Stream } from "effect"
 import { ContainerdError, type ContainerdService } from "../Containerd.js"
+import { clientError } from "../containerd/ContainerdError.js"
 import type { Descriptor } from "../../src/image/Manifest.js"
 import { missingLabels } from "../../src/image/GcLabels.js"
 import type { ByteSource } from "../../src/stream/ByteSource.js"
@@ -71,8 +72,10 @@ export interface StoreBlobOptions<E> {
   readonly leaseId: string
   /** The blob's bytes (a Stream, or pushed by a ByteSource); only run when the blob is missing. */
   readonly data: Stream.Stream<Uint8Array, E> | ByteSource<E>
-  /** Called when the blob was found in the store (nothing to download). */
-  readonly onPresent?: Effect.Effect<void>
+  /** Called when the blob was found in the store (nothing to download, unless this re-checks it). */
+  readonly onPresent?: Effect.Effect<void, E>
+  /** Called once when another writer holds the blob's ingest: this one waits for it. */
+  readonly onLocked?: Effect.Effect<void>
   /** Called as containerd confirms each piece written, with its byte count. */
   readonly onWritten?: (bytes: number) => Effect.Effect<void>
 }
@@ -94,6 +97,7 @@ export const storeBlob = <E>(
       if (options.onPresent !== undefined) yield* options.onPresent
       return false
     }
+    let reportedLock = false
     const written = yield* containerd.content.write({
       ref: `${options.kind}-${descriptor.digest}`,
       expected: descriptor.digest,
@@ -101,7 +105,16 @@ export const storeBlob = <E>(
       labels: labels({}),
       data: options.data,
       onWritten: options.onWritten
-    }).pipe(Effect.retry({ while: (error: unknown) => error instanceof ContainerdError && isLocked(error), schedule: lockedRetry }))
+    }).pipe(
+      Effect.tapError((error: unknown) => {
+        if (reportedLock || !(error instanceof ContainerdError && isLocked(error)) || options.onLocked === undefined) {
+          return Effect.void
+        }
+        reportedLock = true
+        return options.onLocked
+      }),
+      Effect.retry({ while: (error: unknown) => error instanceof ContainerdError && isLocked(error), schedule: lockedRetry })
+    )
     if (written.alreadyExists) {
       // Another writer committed it first: its labels are not ours.
       const now = yield* info(containerd, descriptor.digest)
@@ -116,6 +129,20 @@ export const storeBlob = <E>(
 export const readStream = (containerd: ContainerdService, digest: string): Stream.Stream<Uint8Array, ContainerdError> =>
   containerd.content.read({ digest }).pipe(Stream.map((response) => response.data))
 
-/** A small blob (manifest, index, config) read completely. */
-export const readAll = (containerd: ContainerdService, digest: string): Effect.Effect<Uint8Array, ContainerdError> =>
-  Effect.map(Stream.runCollect(readStream(containerd, digest)), (chunks) => Buffer.concat(Chunk.toArray(chunks)))
+/**
+ * A small blob (manifest, index, config) read completely, within `deadline`: Content.Read is a server stream,
+ * which the Containerd client leaves without a deadline (layer blobs take as long as they take).
+ */
+export const readAll = (
+  containerd: ContainerdService,
+  digest: string,
+  deadline: Duration.Duration
+): Effect.Effect<Uint8Array, ContainerdError> =>
+  Stream.runCollect(readStream(containerd, digest)).pipe(
+    Effect.map((chunks) => Buffer.concat(Chunk.toArray(chunks))),
+    Effect.timeoutFail({
+      duration: deadline,
+      onTimeout: () =>
+        clientError("DeadlineExceeded", "Content.Read", `no answer within ${Duration.format(deadline)} reading ${digest}`)
+    })
+  )

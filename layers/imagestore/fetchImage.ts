@@ -1,11 +1,12 @@
 /**
- * The registry half of a pull (containerd-api.md §2.12), run inside one lease: resolve the reference, walk
- * index → platform manifest → config, store each document with the GC labels of its children and the
+ * The registry half of a pull (containerd-api.md §2.12), run inside one lease from the resolved root descriptor:
+ * walk index → platform manifest → config, store each document with the GC labels of its children and the
  * distribution source, then download the layers (a few at a time) while unpacking them bottom-up as soon as
  * each one is in the content store, label the config with the snapshot chain, and create or update the image
- * record last. Documents already in the content store are read from there instead of the registry.
+ * record last. Blobs already in the content store are not downloaded again (documents are read from there),
+ * except in a forced pull, which downloads every blob and checks its digest.
  */
-import { Chunk, Deferred, Effect, Either, Option, Stream } from "effect"
+import { Chunk, Deferred, type Duration, Effect, Either, Option, Stream } from "effect"
 import type { ContainerdError, ContainerdService } from "../Containerd.js"
 import type { Registry, RequestOptions } from "../Registry.js"
 import { childLabels, distributionSource, snapshotLabel } from "../../src/image/GcLabels.js"
@@ -35,13 +36,30 @@ export interface FetchContext {
   readonly image: string
   /** The canonical reference (also the record name, `ref.normalized`). */
   readonly ref: Reference
+  /** What the registry resolved `ref` to (index or manifest). */
+  readonly target: Manifest.Descriptor
   readonly request: RequestOptions
+  /** `force_pull`: download blobs already present too, checking their digests, instead of trusting the store. */
+  readonly force: boolean
   readonly snapshotter: string
   readonly platform: Platform.Platform
   readonly leaseId: string
   readonly maxConcurrentDownloads: number
+  /** Deadline of reading a document back from the content store. */
+  readonly readTimeout: Duration.Duration
   readonly progress: ProgressTracker
 }
+
+/**
+ * Most layers an image may have. The Linux overlay filesystem stacks at most 500 lower directories (OVL_MAX_STACK
+ * in fs/overlayfs), so containerd's overlayfs snapshotter cannot mount an image with more; Docker refuses more than
+ * 125 (maxLayerDepth in moby's layer/layer_store.go, kept from graph drivers limited to 127). The larger bound refuses
+ * no image containerd could run, and stops an absurd manifest before any layer is fetched.
+ */
+export const MAX_LAYERS = 500
+
+/** Image configs are small JSON documents (kilobytes); a larger one is not read into memory. */
+export const MAX_CONFIG_BYTES = 8 << 20
 
 const imageConfigTypes = new Set<string>([Manifest.MediaType.ociConfig, Manifest.MediaType.dockerConfig])
 
@@ -59,9 +77,9 @@ export const fetchImage = (ctx: FetchContext): Effect.Effect<Image.Image, ImageS
       children: (value: A) => Readonly<Record<string, string>>
     ) =>
       Effect.gen(function*() {
-        const existing = yield* info(containerd, descriptor.digest)
+        const existing = ctx.force ? Option.none() : yield* info(containerd, descriptor.digest)
         if (Option.isSome(existing)) {
-          const bytes = yield* readAll(containerd, descriptor.digest)
+          const bytes = yield* readAll(containerd, descriptor.digest, ctx.readTimeout)
           const value = yield* decode(bytes)
           yield* protect(containerd, ctx.leaseId, { id: descriptor.digest, type: "content" })
           const labels = { ...children(value), ...source(existing.value.labels) }
@@ -85,9 +103,7 @@ export const fetchImage = (ctx: FetchContext): Effect.Effect<Image.Image, ImageS
         return value
       })
 
-    yield* progress.phase("resolve")
-    const target = yield* Effect.mapError(registry.resolve(ref, ctx.request), fromRegistry)
-
+    const { target } = ctx
     let descriptor = target
     for (let depth = 0; Manifest.isIndex(descriptor.mediaType); depth++) {
       if (depth >= MAX_INDEX_DEPTH) {
@@ -132,6 +148,23 @@ export const fetchImage = (ctx: FetchContext): Effect.Effect<Image.Image, ImageS
       )
     }
     const { layers } = manifest
+    if (layers.length > MAX_LAYERS) {
+      return yield* failure(
+        "pull",
+        ctx.image,
+        "Unsupported",
+        `${ref.normalized} has ${layers.length} layers; at most ${MAX_LAYERS} are accepted (containerd's overlayfs ` +
+          "snapshotter cannot mount more)"
+      )
+    }
+    if (manifest.config.size > MAX_CONFIG_BYTES) {
+      return yield* failure(
+        "pull",
+        ctx.image,
+        "Unsupported",
+        `the config of ${ref.normalized} is ${manifest.config.size} bytes; at most ${MAX_CONFIG_BYTES} are accepted`
+      )
+    }
     const config = yield* document(
       manifest.config,
       "config",
@@ -160,6 +193,12 @@ export const fetchImage = (ctx: FetchContext): Effect.Effect<Image.Image, ImageS
     yield* progress.layers(layers)
     yield* progress.phase("fetch")
     const stored = yield* Effect.forEach(layers, () => Deferred.make<void>())
+    /** Forced pull of a blob already present: downloaded again, its digest checked, the bytes dropped (same digest). */
+    const verifyPresent = (layer: Manifest.Descriptor, index: number) =>
+      Effect.zipRight(
+        progress.fetch(index, "downloading"),
+        Stream.runForEach(registry.fetchBlob(ref, layer, ctx.request), (chunk) => progress.bytes(index, chunk.byteLength))
+      )
     const fetchLayers = Effect.forEach(
       layers,
       (layer, index) =>
@@ -177,7 +216,8 @@ export const fetchImage = (ctx: FetchContext): Effect.Effect<Image.Image, ImageS
             )
           ),
           onWritten: (bytes) => progress.bytes(index, bytes),
-          onPresent: progress.fetch(index, "present")
+          onPresent: ctx.force ? verifyPresent(layer, index) : progress.fetch(index, "present"),
+          onLocked: progress.fetch(index, "blocked")
         }).pipe(
           Effect.mapError((error) =>
             error._tag === "RegistryError" ?
@@ -192,7 +232,7 @@ export const fetchImage = (ctx: FetchContext): Effect.Effect<Image.Image, ImageS
               ) :
               error
           ),
-          Effect.tap((written) => written ? progress.fetch(index, "downloaded") : progress.fetch(index, "present")),
+          Effect.tap((written) => progress.fetch(index, written || ctx.force ? "downloaded" : "present")),
           Effect.zipRight(Deferred.succeed(stored[index]!, undefined))
         ),
       { concurrency: ctx.maxConcurrentDownloads, discard: true }

@@ -3,7 +3,7 @@
  * index/manifest/config blobs (the platform manifest chosen as for a pull), whether every layer blob is present,
  * and whether the top chain ID is unpacked in the snapshotter (and kept alive by the config's GC label).
  */
-import { Effect, Either, Option } from "effect"
+import { type Duration, Effect, Either, Option } from "effect"
 import type { ContainerdError, ContainerdService } from "../Containerd.js"
 import type { Descriptor as DescriptorPb } from "../../src/gen/github.com/containerd/containerd/api/types/descriptor.js"
 import { snapshotLabel } from "../../src/image/GcLabels.js"
@@ -37,7 +37,13 @@ export const MAX_INDEX_DEPTH = 4
 
 export const inspect = (
   containerd: ContainerdService,
-  options: { readonly name: string; readonly snapshotter: string; readonly platform: Platform.Platform }
+  options: {
+    readonly name: string
+    readonly snapshotter: string
+    readonly platform: Platform.Platform
+    /** Deadline of each small blob read (see ImageStoreOptions.readTimeout). */
+    readonly readTimeout: Duration.Duration
+  }
 ): Effect.Effect<LocalImage, ContainerdError> =>
   Effect.gen(function*() {
     const record = yield* containerd.images.get({ name: options.name }).pipe(
@@ -47,7 +53,7 @@ export const inspect = (
     if (Option.isNone(record)) return { _tag: "Absent" } as const
     const incomplete = (detail: string): LocalImage => ({ _tag: "Incomplete", detail })
     const read = (digest: string) =>
-      readAll(containerd, digest).pipe(
+      readAll(containerd, digest, options.readTimeout).pipe(
         Effect.map(Option.some),
         Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeed(Option.none<Uint8Array>()))
       )

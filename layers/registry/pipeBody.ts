@@ -3,9 +3,9 @@
  * paused whenever the sink asks. `check` sees every piece before the sink does and can stop the body (e.g. more
  * bytes than announced); `atEnd` judges the complete body.
  *
- * Idle watchdog: one timer. When it fires, bytes that arrived since the last check, or a body paused for the sink
- * (which is then the slow one), only re-arm it; otherwise the registry stopped sending. A stall is so detected
- * after one to two idle periods.
+ * Idle watchdog: one timer, armed for the time left until the idle period has passed since the last byte. When
+ * it fires with bytes received since then, or with the body paused for the sink (which is then the slow one), it is
+ * armed again; otherwise the registry sent nothing for exactly one idle period, as the stall message says.
  */
 import type * as http from "node:http"
 import { Effect } from "effect"
@@ -17,8 +17,8 @@ export interface PipeBodyOptions<E> {
   readonly check: (bytes: Uint8Array) => E | undefined
   /** A failure for the complete body, or undefined. */
   readonly atEnd: () => E | undefined
-  /** The body ended without its last byte (connection closed or reset). */
-  readonly onTransportError: (code: string, message: string) => E
+  /** The body ended without its last byte (connection closed or reset) after `received` bytes. */
+  readonly onTransportError: (code: string, message: string, received: number) => E
   /** No byte arrived for an idle period while the sink was waiting. */
   readonly onStall: () => E
 }
@@ -27,8 +27,8 @@ export const pipeBody = <E>(body: http.IncomingMessage, sink: ByteSink, options:
   Effect.async<void, E>((resume) => {
     let settled = false
     let received = 0
-    let receivedAtCheck = 0
     let paused = false
+    let lastActivity = performance.now()
     const settle = (failure: E | undefined) => {
       if (settled) return
       settled = true
@@ -43,11 +43,13 @@ export const pipeBody = <E>(body: http.IncomingMessage, sink: ByteSink, options:
     }
     const unpause = () => {
       paused = false
+      lastActivity = performance.now()
       if (!settled) body.resume()
     }
     const onData = (bytes: Buffer) => {
       if (settled) return
       received += bytes.length
+      lastActivity = performance.now()
       const failure = options.check(bytes)
       if (failure !== undefined) return settle(failure)
       if (!sink.write(bytes)) {
@@ -57,18 +59,22 @@ export const pipeBody = <E>(body: http.IncomingMessage, sink: ByteSink, options:
       }
     }
     const onEnd = () => settle(options.atEnd())
-    const onError = (error: NodeJS.ErrnoException) => settle(options.onTransportError(error.code ?? "ECONNRESET", error.message))
+    const onError = (error: NodeJS.ErrnoException) =>
+      settle(options.onTransportError(error.code ?? "ECONNRESET", error.message, received))
     const onClose = () => {
-      if (!body.complete) settle(options.onTransportError("ECONNRESET", "connection closed early"))
+      if (!body.complete) settle(options.onTransportError("ECONNRESET", "connection closed early", received))
     }
-    const timer: NodeJS.Timeout = setTimeout(() => {
-      if (received !== receivedAtCheck || paused) {
-        receivedAtCheck = received
-        timer.refresh()
+    let timer: NodeJS.Timeout
+    const watch = () => {
+      if (settled) return
+      const quiet = performance.now() - lastActivity
+      if (paused || quiet < options.idleMillis) {
+        timer = setTimeout(watch, paused ? options.idleMillis : options.idleMillis - quiet)
       } else {
         settle(options.onStall())
       }
-    }, options.idleMillis)
+    }
+    timer = setTimeout(watch, options.idleMillis)
     const detach = () => {
       body.off("data", onData)
       body.off("end", onEnd)

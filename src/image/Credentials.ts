@@ -6,7 +6,6 @@
  */
 import { createHash } from "node:crypto"
 import { Data, Either, Option, Redacted } from "effect"
-import { DOCKER_HUB_DOMAIN } from "./Reference.js"
 
 /** A username/password pair as written in an `auth { username password }` block. */
 export interface UserPassword {

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto"
 import { Data, Either, Schema } from "effect"
 import * as Digest from "./Digest.js"
 import type { Platform } from "./Manifest.js"
+import { describeParseError } from "./SchemaIssue.js"
 
 /** The parts of the image config a task uses. Absent fields were not set by the image. */
 export interface ImageConfig {
@@ -50,11 +51,11 @@ const RawConfig = Schema.Struct({
     WorkingDir: Schema.optional(Schema.NullOr(Schema.String)),
     Labels: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.String }))),
     StopSignal: Schema.optional(Schema.NullOr(Schema.String))
-  }))),
+  }).annotations({ identifier: "container config" }))),
   rootfs: Schema.Struct({
     type: Schema.String,
     diff_ids: Schema.Array(Schema.String)
-  })
+  }).annotations({ identifier: "rootfs" })
 })
 
 const present = <A>(value: A | null | undefined): value is A => value !== null && value !== undefined
@@ -70,7 +71,8 @@ export const decode = (bytes: Uint8Array, digest: string): Either.Either<ConfigD
   return Either.flatMap(
     Either.mapLeft(
       Schema.decodeUnknownEither(RawConfig)(json),
-      (cause) => new ImageConfigError({ digest, message: `image config ${digest} is malformed: ${cause.message}`, cause })
+      (cause) =>
+        new ImageConfigError({ digest, message: `image config ${digest} is malformed: ${describeParseError(cause, json)}`, cause })
     ),
     (raw) => {
       if (raw.rootfs.type !== "layers") {

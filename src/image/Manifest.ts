@@ -2,7 +2,8 @@
  * OCI / Docker image documents: media types, descriptors, indexes (manifest lists) and manifests, decoded from
  * the exact bytes fetched from a registry with the structural checks the containerd Go client applies.
  */
-import { Data, Either, ParseResult, Schema } from "effect"
+import { Data, Either, type ParseResult, Schema } from "effect"
+import { describeParseError } from "./SchemaIssue.js"
 
 export const MediaType = {
   ociIndex: "application/vnd.oci.image.index.v1+json",
@@ -41,7 +42,7 @@ export const Platform = Schema.Struct({
   "os.version": Schema.optional(Schema.String),
   "os.features": Schema.optional(Schema.Array(Schema.String)),
   variant: Schema.optional(Schema.String)
-})
+}).annotations({ identifier: "platform" })
 export type Platform = typeof Platform.Type
 
 export const Descriptor = Schema.Struct({
@@ -53,7 +54,7 @@ export const Descriptor = Schema.Struct({
   platform: Schema.optional(Platform),
   artifactType: Schema.optional(Schema.String),
   data: Schema.optional(Schema.String)
-})
+}).annotations({ identifier: "descriptor" })
 export type Descriptor = typeof Descriptor.Type
 
 export const ImageIndex = Schema.Struct({
@@ -112,11 +113,11 @@ const checkEmbeddedMediaType = (
     ) :
     Either.void
 
-const shapeError = (digest: string, what: string) => (cause: ParseResult.ParseError) =>
+const shapeError = (digest: string, what: string, json: unknown) => (cause: ParseResult.ParseError) =>
   new ManifestError({
     reason: "InvalidShape",
     digest,
-    message: `${digest} is not a valid ${what}: ${cause.message}`,
+    message: `${digest} is not a valid ${what}: ${describeParseError(cause, json)}`,
     cause
   })
 
@@ -135,7 +136,7 @@ export const decodeIndex = (bytes: Uint8Array, descriptor: Descriptor): Either.E
       )
     }
     return yield* Schema.decodeUnknownEither(ImageIndex)(json).pipe(
-      Either.mapLeft(shapeError(descriptor.digest, "image index"))
+      Either.mapLeft(shapeError(descriptor.digest, "image index", json))
     )
   })
 
@@ -157,7 +158,7 @@ export const decodeManifest = (
       )
     }
     return yield* Schema.decodeUnknownEither(ImageManifest)(json).pipe(
-      Either.mapLeft(shapeError(descriptor.digest, "image manifest"))
+      Either.mapLeft(shapeError(descriptor.digest, "image manifest", json))
     )
   })
 

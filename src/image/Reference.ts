@@ -4,6 +4,7 @@
  *
  * Pure; failures are `ReferenceError` values, never exceptions.
  */
+import { isIPv6 } from "node:net"
 import { Data, Either } from "effect"
 import * as Digest from "./Digest.js"
 
@@ -21,7 +22,9 @@ export const TAG_MAX_LENGTH = 128
 const INPUT_MAX_LENGTH = NAME_MAX_LENGTH + 1 + TAG_MAX_LENGTH + 1 + 7 + 128
 
 const domainComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-const domainPattern = new RegExp(`^(?:${domainComponent}(?:\\.${domainComponent})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?$`)
+const domainPattern = new RegExp(`^(?:${domainComponent}(?:\\.${domainComponent})*|\\[([a-fA-F0-9:]+)\\])(?::([0-9]+))?$`)
+/** Highest TCP port; 0 is not a port a registry listens on (an HTTP client would silently use 80). */
+const MAX_PORT = 65535
 const pathComponentPattern = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/
 const tagPattern = /^[\w][\w.-]{0,127}$/
 const hexNamePattern = /^[a-f0-9]{64}$/
@@ -129,6 +132,16 @@ export const make = (fields: {
     ...(fields.digest !== undefined ? { digest: fields.digest } : {})
   })
 
+/** Whether the registry URL built from this host can exist (the registry client builds `scheme://host/v2/…`). */
+const isUrlHost = (hostPort: string): boolean => {
+  try {
+    new URL(`http://${hostPort}/`)
+    return true
+  } catch {
+    return false
+  }
+}
+
 const invalid = (reason: ReferenceErrorReason, input: string, detail: string) =>
   Either.left(
     new ReferenceError({
@@ -170,8 +183,20 @@ export const parse = (input: string): Either.Either<Reference, ReferenceError> =
   let path = colon >= 0 ? rest.slice(0, colon) : rest
   const tag = colon >= 0 ? rest.slice(colon + 1) : undefined
 
-  if (!domainPattern.test(writtenDomain)) {
+  const domainParts = domainPattern.exec(writtenDomain)
+  if (domainParts === null) {
     return invalid("InvalidDomain", input, `${JSON.stringify(writtenDomain)} is not a valid registry host[:port]`)
+  }
+  const [, ipv6, port] = domainParts
+  if (ipv6 !== undefined && !isIPv6(ipv6)) {
+    return invalid("InvalidDomain", input, `${JSON.stringify(writtenDomain)} does not hold a valid IPv6 address`)
+  }
+  if (port !== undefined && !(Number(port) >= 1 && Number(port) <= MAX_PORT)) {
+    return invalid("InvalidDomain", input, `port ${port} of ${JSON.stringify(writtenDomain)} is not between 1 and ${MAX_PORT}`)
+  }
+  if (!isUrlHost(writtenDomain)) {
+    // e.g. 999.1.1.1 or a.1: a last label of digits makes URL parsing read the host as an IPv4 address.
+    return invalid("InvalidDomain", input, `${JSON.stringify(writtenDomain)} is not a valid registry host (not a usable IP address or name)`)
   }
   const domain = writtenDomain === LEGACY_DOCKER_HUB_DOMAIN ? DOCKER_HUB_DOMAIN : writtenDomain
   if (path.length === 0) return invalid("InvalidFormat", input, "the repository name is missing")

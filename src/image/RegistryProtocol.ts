@@ -196,6 +196,20 @@ export const tokenUrl = (challenge: Challenge, scopes: ReadonlyArray<string>): O
   return Option.some(url)
 }
 
+/**
+ * Whether a value taken from a server can be sent back as a credential in a header: visible ASCII only (RFC 6750's
+ * b64token and the JWTs registries hand out are a subset). CR/LF would split the header, and Node refuses such a
+ * value by throwing.
+ */
+export const isHeaderToken = (value: string): boolean => /^[\x21-\x7e]+$/.test(value)
+
+/**
+ * A media type as it may appear in an `Accept` header: `type/subtype` of RFC 6838 name characters. Media types come
+ * from manifests, i.e. from the registry; anything else is not repeated in a request.
+ */
+export const isMediaTypeToken = (value: string): boolean =>
+  /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/.test(value)
+
 export interface TokenResponse {
   readonly token: string
   readonly expiresInSeconds: number
@@ -220,6 +234,12 @@ export const parseTokenResponse = (body: string): Either.Either<TokenResponse, s
     record["access_token"] :
     undefined
   if (token === undefined) return Either.left("the token service answered without a token")
+  if (!isHeaderToken(token)) {
+    return Either.left(
+      "the token service answered with a token that cannot be sent in an HTTP header (it holds spaces, control " +
+        "characters such as CR/LF, or non-ASCII characters)"
+    )
+  }
   const expires = record["expires_in"]
   const expiresInSeconds = typeof expires === "number" && Number.isFinite(expires) && expires > 0 ?
     expires :

@@ -288,7 +288,7 @@ describe("what reaches the registry and containerd", () => {
     }).pipe(Effect.provide(storeLayer()))
   }, 60_000)
 
-  it.live("a second pull makes no registry request; force_pull only resolves the tag again", () => {
+  it.live("a second pull only resolves the tag; force_pull downloads every blob again", () => {
     const namespace = newNamespace("second")
     const calls = newCalls()
     return Effect.gen(function*() {
@@ -297,10 +297,10 @@ describe("what reaches the registry and containerd", () => {
       expect(calls.resolve).toBe(1)
       const afterFirst = { ...calls }
       const second = yield* store.pull(anon("test/multiarch"))
-      expect(calls).toEqual(afterFirst)
+      expect(calls).toEqual({ ...afterFirst, resolve: 2 })
       expect(second).toEqual(first)
       const forced = yield* store.pull(anon("test/multiarch"), { forcePull: true })
-      expect(calls).toEqual({ ...afterFirst, resolve: 2 })
+      expect(calls).toEqual({ resolve: 3, fetchManifest: afterFirst.fetchManifest * 2, fetchBlob: afterFirst.fetchBlob * 2 })
       expect(forced.target.digest).toBe(first.target.digest)
       const cli = yield* cliPull({ namespace }, ["--force", anon("test/multiarch")])
       expect(cli.code).toBe(0)
@@ -411,6 +411,175 @@ describe("failures", () => {
       expect(badConfig.code).toBe(2)
       expect(badConfig.stderr).toContain("invalid plugin config")
     }), 60_000)
+})
+
+// --- registry-side helpers for the pull policy -----------------------------------------------------------------
+
+const manifestAccept = [
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json"
+].join(", ")
+
+/** One request to the anonymous test registry's v2 API. */
+const registryRequest = (method: string, path: string, init: { headers?: Record<string, string>; body?: Buffer } = {}) =>
+  Effect.promise(async () => {
+    const response = await fetch(`http://${env.registry}${path}`, { method, headers: init.headers ?? {}, ...(init.body === undefined ? {} : { body: init.body }) })
+    return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) }
+  })
+
+/** The digest `repo:tag` points to on the anonymous registry now. */
+const digestOf = (repo: string, tag: string) =>
+  Effect.map(registryRequest("HEAD", `/v2/${repo}/manifests/${tag}`, { headers: { accept: manifestAccept } }), (r) => r.headers.get("docker-content-digest") ?? "")
+
+/**
+ * Points `to:tag` at the manifest `from:latest` has (its blobs mounted across repositories, nothing uploaded), as a
+ * push of another image to the same tag would. Returns the manifest digest.
+ */
+const retag = (from: string, to: string, tag: string) =>
+  Effect.gen(function*() {
+    const manifest = yield* registryRequest("GET", `/v2/${from}/manifests/latest`, { headers: { accept: manifestAccept } })
+    expect(manifest.status).toBe(200)
+    const document = JSON.parse(manifest.body.toString("utf8")) as { config: { digest: string }; layers: Array<{ digest: string }> }
+    for (const { digest } of [document.config, ...document.layers]) {
+      const mounted = yield* registryRequest("POST", `/v2/${to}/blobs/uploads/?mount=${digest}&from=${from}`)
+      expect(mounted.status).toBe(201)
+    }
+    const put = yield* registryRequest("PUT", `/v2/${to}/manifests/${tag}`, {
+      headers: { "content-type": manifest.headers.get("content-type") ?? "" },
+      body: manifest.body
+    })
+    expect(put.status).toBe(201)
+    return put.headers.get("docker-content-digest") ?? ""
+  })
+
+/**
+ * A loopback TCP proxy to the anonymous registry: images pulled through it are recorded under its address, and
+ * `stop` makes that address refuse connections, as a registry that went down.
+ */
+const registryProxy = Effect.acquireRelease(
+  Effect.async<{ readonly host: string; readonly stop: Effect.Effect<void> }>((resume) => {
+    const sockets = new Set<net.Socket>()
+    const [upstreamHost = "127.0.0.1", upstreamPort = "5000"] = env.registry.split(":")
+    const server = net.createServer((client) => {
+      const upstream = net.connect(Number(upstreamPort), upstreamHost)
+      for (const socket of [client, upstream]) {
+        sockets.add(socket)
+        socket.on("close", () => sockets.delete(socket))
+        socket.on("error", () => {
+          client.destroy()
+          upstream.destroy()
+        })
+      }
+      client.pipe(upstream).pipe(client)
+    })
+    const stop = Effect.async<void>((done) => {
+      if (!server.listening) return done(Effect.void)
+      server.close(() => done(Effect.void))
+      for (const socket of sockets) socket.destroy()
+    })
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      resume(Effect.succeed({ host: `127.0.0.1:${port}`, stop }))
+    })
+  }),
+  (proxy) => proxy.stop
+)
+
+describe("the pull policy against the real registries", () => {
+  const goodAuth = { username: env.registryUser, password: Redacted.make(env.registryPassword) }
+
+  it.live("a private image present in the namespace does not start for a task without valid credentials", () => {
+    const namespace = newNamespace("policy-private")
+    const calls = newCalls()
+    return Effect.gen(function*() {
+      const store = yield* ImageStore
+      const pulled = yield* store.pull(privateImage, { auth: goodAuth })
+      const afterFirst = { ...calls }
+      for (const auth of [undefined, { username: env.registryUser, password: Redacted.make("wrong") }]) {
+        const refused = yield* Effect.flip(store.pull(privateImage, { auth }))
+        expect(refused.reason).toBe("Unauthorized")
+        expect(refused.recoverable).toBe(false)
+        expect(refused.message).toContain(`Error in pulling image ${privateImage}: pull access denied`)
+        expect(refused.message).not.toContain("wrong")
+      }
+      // Valid credentials again: checked with the registry, nothing downloaded.
+      const again = yield* store.pull(privateImage, { auth: goodAuth })
+      expect(again.target.digest).toBe(pulled.target.digest)
+      expect(calls.fetchBlob).toBe(afterFirst.fetchBlob)
+      expect(calls.fetchManifest).toBe(afterFirst.fetchManifest)
+      const cli = yield* cliPull({ namespace }, [privateImage])
+      expect(cli.code).toBe(1)
+      expect(cli.stderr).toContain(`Error in pulling image ${privateImage}: pull access denied`)
+      const cliUser = yield* cliPull({ namespace }, ["--user", env.registryUser, privateImage], {
+        CONTAINERD_DRIVER_REGISTRY_PASSWORD: env.registryPassword
+      })
+      expect(cliUser.code).toBe(0)
+    }).pipe(inNamespace(namespace), Effect.provide(storeLayer(driverConfig(), calls)))
+  }, 60_000)
+
+  it.live("a tag moved on the registry is picked up by the next pull, fetching only the new blobs", () => {
+    const namespace = newNamespace("policy-retag")
+    const calls = newCalls()
+    const tag = `run-${suffix}`
+    const image = `${env.registry}/test/retag:${tag}`
+    return Effect.gen(function*() {
+      const store = yield* ImageStore
+      const busybox = yield* retag("test/busybox", "test/retag", tag)
+      const first = yield* store.pull(image)
+      expect(first.target.digest).toBe(busybox)
+      const afterFirst = { ...calls }
+      const multilayer = yield* retag("test/multilayer", "test/retag", tag)
+      expect(multilayer).not.toBe(busybox)
+      const moved = yield* store.pull(image)
+      expect(moved.target.digest).toBe(multilayer)
+      expect(moved.layers.length).toBe(3)
+      // The base layer is busybox's, already present: the new config and the two new layers are downloaded.
+      expect(calls.fetchBlob - afterFirst.fetchBlob).toBe(3)
+      const record = (yield* (yield* Containerd).images.get({ name: image })).image
+      expect(record?.target?.digest).toBe(multilayer)
+      expect((yield* ctrRun(namespace, image, "/bin/busybox", "cat", "/data/b.txt")).stdout).toBe("b\n")
+    }).pipe(inNamespace(namespace), Effect.provide(storeLayer(driverConfig(), calls)))
+  }, 60_000)
+
+  it.live("with the registry down a digest-pinned present image pulls silently, a tagged one with a warning", () => {
+    const namespace = newNamespace("policy-down")
+    return Effect.gen(function*() {
+      const store = yield* ImageStore
+      const proxy = yield* registryProxy
+      const digest = yield* digestOf("test/busybox", "latest")
+      const pinned = `${proxy.host}/test/busybox@${digest}`
+      const tagged = `${proxy.host}/test/busybox:latest`
+      const first = yield* store.pull(pinned)
+      yield* store.pull(tagged)
+      yield* proxy.stop
+      const warnings: Array<string> = []
+      const onWarning = (message: string) => Effect.sync(() => warnings.push(message))
+      const again = yield* store.pull(pinned, { onWarning })
+      expect(again).toEqual(first)
+      expect(warnings).toEqual([])
+      const degraded = yield* store.pull(tagged, { onWarning })
+      expect(degraded.target.digest).toBe(digest)
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain(`registry ${proxy.host} could not be reached to check ${tagged}`)
+      expect(warnings[0]).toContain("ECONNREFUSED")
+      expect(warnings[0]).toContain(digest)
+      // The image really runs, and the CLI follows the same policy, warning on stderr.
+      expect((yield* ctrRun(namespace, pinned, "/bin/busybox", "echo", "ok")).stdout.trim()).toBe("ok")
+      const cliPinned = yield* cliPull({ namespace }, [pinned])
+      expect(cliPinned.code).toBe(0)
+      expect(cliPinned.stderr).not.toContain("warning")
+      const cliTagged = yield* cliPull({ namespace }, [tagged])
+      expect(cliTagged.code).toBe(0)
+      expect(cliTagged.stderr).toContain(`warning: registry ${proxy.host} could not be reached`)
+      expect(cliTagged.stdout).toBe(`${tagged} ${digest}\n`)
+      // An image that is not present still fails, recoverably.
+      const absent = yield* Effect.flip(store.pull(`${proxy.host}/test/multilayer:latest`))
+      expect(absent.reason).toBe("Unreachable")
+      expect(absent.recoverable).toBe(true)
+    }).pipe(Effect.scoped, inNamespace(namespace), Effect.provide(storeLayer()))
+  }, 90_000)
 })
 
 describe("credentials end to end", () => {

@@ -143,7 +143,7 @@ describe("ImageStore.pull from the registry", () => {
       }
     }))
 
-  it.live("a present image is not fetched again; force_pull asks the registry but downloads nothing present", () => {
+  it.live("a present image is resolved again but nothing is downloaded; force_pull downloads every blob again", () => {
     const { layer, registry } = setup([appImage])
     return Effect.gen(function*() {
       const store = yield* ImageStore
@@ -152,18 +152,21 @@ describe("ImageStore.pull from the registry", () => {
       expect(afterFirst.resolve).toBe(1)
       expect(afterFirst.fetchBlob).toBe(4) // config + 3 layers
       const second = yield* store.pull("registry.test/team/app:1")
-      expect(registry.calls).toEqual(afterFirst)
+      expect(registry.calls).toEqual({ ...afterFirst, resolve: 2 })
       expect(second).toEqual(first)
-      const forced = yield* store.pull("registry.test/team/app:1", { forcePull: true })
-      expect(registry.calls.resolve).toBe(2)
-      expect(registry.calls.fetchBlob).toBe(afterFirst.fetchBlob)
-      expect(registry.calls.blobBytes).toBe(afterFirst.blobBytes)
+      const events: Array<PullProgress> = []
+      const forced = yield* store.pull("registry.test/team/app:1", { forcePull: true, onProgress: (p) => Effect.sync(() => events.push(p)) })
+      expect(registry.calls.resolve).toBe(3)
+      expect(registry.calls.fetchManifest).toBe(afterFirst.fetchManifest + 1)
+      expect(registry.calls.fetchBlob).toBe(afterFirst.fetchBlob * 2)
+      expect(registry.calls.blobBytes).toBe(afterFirst.blobBytes * 2)
+      expect(events.at(-1)?.layers.map((l) => l.fetch)).toEqual(["downloaded", "downloaded", "downloaded"])
       expect(forced).toEqual(first)
       expect((yield* store.get("registry.test/team/app:1")).chainId).toBe(first.chainId)
     }).pipe(Effect.provide(layer))
   })
 
-  it.live("a missing snapshot chain is unpacked again from the content store without the registry", () => {
+  it.live("a missing snapshot chain is unpacked again from the content store, downloading nothing", () => {
     const { layer, registry } = setup([appImage])
     return Effect.gen(function*() {
       const store = yield* ImageStore
@@ -177,7 +180,7 @@ describe("ImageStore.pull from the registry", () => {
       const again = yield* store.pull("registry.test/team/app:1")
       expect(again.chainId).toBe(image.chainId)
       expect(yield* snapshotNames).toContain(image.chainId)
-      expect(registry.calls).toEqual(calls)
+      expect(registry.calls).toEqual({ ...calls, resolve: calls.resolve + 1 })
       expect(yield* leftovers).toEqual({ leases: 0, ingests: 0 })
     }).pipe(Effect.provide(layer))
   })

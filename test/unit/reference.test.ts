@@ -27,7 +27,10 @@ const pathComponent = fc
 const hostLabel = fc.stringMatching(/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,6}[a-zA-Z0-9])?$/)
 const port = fc.integer({ min: 1, max: 65535 }).map(String)
 const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((parts) => parts.join("."))
-const hostWithDot = fc.array(hostLabel, { minLength: 2, maxLength: 3 }).map((labels) => labels.join("."))
+// A last label of digits only would make the name an IPv4 address to URL parsing (and to DNS, no name): not a host.
+const hostWithDot = fc.array(hostLabel, { minLength: 2, maxLength: 3 })
+  .filter((labels) => !/^[0-9]+$/.test(labels[labels.length - 1]!))
+  .map((labels) => labels.join("."))
 const domain = fc
   .oneof(
     fc.constant("docker.io"),
@@ -170,6 +173,15 @@ describe("Reference.parse — rejected inputs", () => {
     ["foo/", "InvalidFormat"],
     ["foo bar", "InvalidFormat"],
     ["bad_host.com/app", "InvalidDomain"],
+    // Ports outside 1–65535 (issue 8, item 3: they crashed URL building or silently meant port 80).
+    ["localhost:99999/x", "InvalidDomain"],
+    ["localhost:65536/x", "InvalidDomain"],
+    ["localhost:0/x", "InvalidDomain"],
+    ["127.0.0.1:00000/x", "InvalidDomain"],
+    ["[::1]:70000/x", "InvalidDomain"],
+    ["[:::::]:5000/x", "InvalidDomain"],
+    ["999.1.1.1/x", "InvalidDomain"],
+    ["registry.123:5000/x", "InvalidDomain"],
     [`registry.example.com/${"a".repeat(240)}`, "TooLong"],
     ["a".repeat(5000), "TooLong"]
   ]
@@ -182,6 +194,14 @@ describe("Reference.parse — rejected inputs", () => {
       expect(error.input).toBe(input)
     })
   }
+
+  it("accepts the ends of the port range", () => {
+    expect(parseOrThrow("localhost:1/x").domain).toBe("localhost:1")
+    expect(parseOrThrow("localhost:65535/x").domain).toBe("localhost:65535")
+    expect(failure("localhost:65536/x").message).toBe(
+      "invalid image reference \"localhost:65536/x\": port 65536 of \"localhost:65536\" is not between 1 and 65535"
+    )
+  })
 
   it("names the input in the message", () => {
     expect(failure("Redis").message).toBe("invalid image reference \"Redis\": the repository name must be lowercase")

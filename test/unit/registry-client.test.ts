@@ -250,7 +250,10 @@ describe("Registry client — verification", () => {
       for (const verifyDigest of [true, false]) {
         const length = yield* Effect.flip(collect(registry.fetchBlob(target, descriptor, { verifyDigest })))
         expect(length.reason).toBe("DigestMismatch")
-        expect(length.message).toContain(`expected ${content.length} bytes`)
+        expect(length.message).toBe(
+          `registry announced ${content.length - 1} bytes (Content-Length) for ${target.name}@${descriptor.digest}, ` +
+            `whose descriptor says ${content.length} bytes`
+        )
       }
     }).pipe(Effect.provide(registryLayer())))
 })

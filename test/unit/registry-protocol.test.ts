@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either, Option } from "effect"
 import * as fc from "fast-check"
 import * as Digest from "../../src/image/Digest.js"
+import * as ImageConfig from "../../src/image/ImageConfig.js"
 import * as Manifest from "../../src/image/Manifest.js"
 import * as Protocol from "../../src/image/RegistryProtocol.js"
 
@@ -102,6 +103,15 @@ describe("token requests and responses", () => {
     expect(Protocol.parseTokenResponse("{\"access_token\":\"b\"}")).toEqual(Either.right({ token: "b", expiresInSeconds: 60 }))
     expect(Either.isLeft(Protocol.parseTokenResponse("{}"))).toBe(true)
     expect(Either.isLeft(Protocol.parseTokenResponse("<html>"))).toBe(true)
+  })
+  it("refuses tokens that cannot be sent back in a header (issue 8, item 2)", () => {
+    for (const token of ["abc\r\nX-Injected: yes", "a b", "nul\u0000", "caf\u00e9", "\u007f"]) {
+      const parsed = Protocol.parseTokenResponse(JSON.stringify({ token }))
+      expect(Either.isLeft(parsed) && parsed.left).toContain("cannot be sent in an HTTP header")
+    }
+    expect(Protocol.parseTokenResponse(JSON.stringify({ token: "eyJhbGciOi.J9-_~+/=" }))).toEqual(
+      Either.right({ token: "eyJhbGciOi.J9-_~+/=", expiresInSeconds: 60 })
+    )
   })
   it("expires tokens slightly before the server says", () => {
     expect(Protocol.tokenExpiresAt(1_000, 60)).toBe(1_000 + 55_000)
@@ -237,6 +247,29 @@ describe("Manifest decoding", () => {
       desc(Manifest.MediaType.dockerManifest, manifestJson)
     )
     expect(Either.isLeft(mismatch) && mismatch.left.reason).toBe("MediaTypeMismatch")
+  })
+  it("names the wrong field and its descriptor, not the whole schema (issue 8, item 13)", () => {
+    const negative = { ...manifestJson, layers: [layer, { ...layer, digest: `sha256:${"3".repeat(64)}`, size: -5 }] }
+    const decoded = Manifest.decodeManifest(bytes(JSON.stringify(negative)), desc(Manifest.MediaType.ociManifest, negative))
+    expect(Either.isLeft(decoded) && decoded.left.reason).toBe("InvalidShape")
+    const message = Either.isLeft(decoded) ? decoded.left.message : ""
+    expect(message).toBe(
+      `${desc(Manifest.MediaType.ociManifest, negative).digest} is not a valid image manifest: layers[1].size (of ` +
+        `descriptor sha256:${"3".repeat(64)}): Expected a non-negative number, actual -5`
+    )
+    expect(message.length).toBeLessThan(300)
+    const notObject = { ...indexJson, manifests: [5, 6] }
+    const index = Manifest.decodeIndex(bytes(JSON.stringify(notObject)), desc(Manifest.MediaType.ociIndex, notObject))
+    const indexMessage = Either.isLeft(index) ? index.left.message : ""
+    expect(indexMessage).toContain("manifests[0]: Expected descriptor, actual 5")
+    expect(indexMessage.length).toBeLessThan(300)
+  })
+  it("says which field of an image config is wrong", () => {
+    const config = { architecture: "amd64", os: "linux", config: { Env: [1] }, rootfs: { type: "layers", diff_ids: [] } }
+    const decoded = ImageConfig.decode(bytes(JSON.stringify(config)), "sha256:cfg")
+    expect(Either.isLeft(decoded) && decoded.left.message).toBe(
+      "image config sha256:cfg is malformed: config.Env[0]: Expected string, actual 1"
+    )
   })
   it("sniffs media types of bodies served without a useful Content-Type", () => {
     expect(Manifest.sniffMediaType(bytes(JSON.stringify(manifestJson)))).toBe(Manifest.MediaType.ociManifest)

@@ -36,10 +36,11 @@ import {
   type Operation,
   timedOut
 } from "./imagestore/ImageStoreError.js"
+import { boundedCache } from "./imagestore/boundedCache.js"
 import { inspect, type LocalImage } from "./imagestore/localImage.js"
 import { makeTracker, type ProgressListener, type PullProgress } from "./imagestore/Progress.js"
 import { DEFAULT_MAX_FILE_BYTES, readFile as readImageFile } from "./imagestore/readFile.js"
-import { unpack } from "./imagestore/unpack.js"
+import { snapshotExists, unpack } from "./imagestore/unpack.js"
 
 export type { Image } from "../src/image/Image.js"
 export type { ImageConfig } from "../src/image/ImageConfig.js"
@@ -186,22 +187,49 @@ export const make = (
      * resolved with the registry first (the pull's credential check), then used if present with that digest, else
      * fetched under its own lease.
      */
+    // An image found ready stays ready while its record points at the same target and its top snapshot exists:
+    // its documents are content-addressed and kept alive by the record. Checking those two is what a start of a
+    // present image costs instead of reading every document and asking for every layer again.
+    const readyImages = boundedCache<Image>(256)
+    const inspectLocal = (name: string) =>
+      Effect.gen(function*() {
+        const key = `${yield* namespace}\0${name}`
+        const known = readyImages.get(key)
+        if (known !== undefined) {
+          const [target, unpacked] = yield* Effect.all([
+            containerd.images.get({ name }).pipe(
+              Effect.map((response) => response.image?.target?.digest),
+              Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeed(undefined))
+            ),
+            snapshotExists(containerd, snapshotter, known.chainId)
+          ], { concurrency: 2 })
+          if (target === known.target.digest && unpacked) return { _tag: "Ready", image: known } as const
+          readyImages.delete(key)
+        }
+        const local = yield* inspect(containerd, { name, snapshotter, platform, readTimeout })
+        if (local._tag === "Ready") readyImages.set(key, local.image)
+        return local
+      })
+
     const runPull = (input: string, ref: Reference.Reference, pull: PullOptions, report: ProgressListener) =>
       Effect.gen(function*() {
         const progress = makeTracker(ref.normalized, progressInterval, report)
         const force = pull.forcePull === true
+        const resolve = registry.resolve(ref, { auth: pull.auth }).pipe(
+          Effect.retry({ while: isTransient, schedule: transientRetry }),
+          Effect.either
+        )
+        // A tag is always checked with the registry: ask it while the namespace is looked at.
+        const asked = ref.digest === undefined ? yield* Effect.fork(resolve) : undefined
         const local: LocalImage = force ?
           { _tag: "Absent" } :
-          yield* inspect(containerd, { name: ref.normalized, snapshotter, platform, readTimeout })
+          yield* inspectLocal(ref.normalized)
         const present = local._tag === "Ready" || local._tag === "Packed" ? local : undefined
         if (present !== undefined && ref.digest !== undefined) {
           return { image: yield* usePresent(input, present, progress), warnings: [] }
         }
         yield* progress.phase("resolve")
-        const resolved = yield* registry.resolve(ref, { auth: pull.auth }).pipe(
-          Effect.retry({ while: isTransient, schedule: transientRetry }),
-          Effect.either
-        )
+        const resolved = asked === undefined ? yield* resolve : yield* Fiber.join(asked)
         if (Either.isLeft(resolved)) {
           const error = resolved.left
           // Only an unreachable registry lets a present image through: refused credentials, a tag the registry does
@@ -334,7 +362,7 @@ export const make = (
     const get = (input: string) =>
       Effect.gen(function*() {
         const ref = yield* parse(input)
-        const local = yield* inspect(containerd, { name: ref.normalized, snapshotter, platform, readTimeout })
+        const local = yield* inspectLocal(ref.normalized)
         if (local._tag === "Ready") return local.image
         const ns = yield* namespace
         return yield* failure(
@@ -349,11 +377,18 @@ export const make = (
         )
       }).pipe(containerdFailure("read", input))
 
+    // A file of an image is the same for as long as the image exists (layers are content-addressed): every task
+    // start reads the image's /etc/passwd and /etc/group, and decompressing the layers again each time cost more
+    // than all the containerd calls of the start (bench/start.mjs).
+    const files = boundedCache<Option.Option<string>>(512)
     const readFile = (image: Image, path: string) =>
-      readImageFile(containerd, image.name, image.layers, path, DEFAULT_MAX_FILE_BYTES).pipe(
-        Effect.map(Option.map((bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"))),
-        containerdFailure("read", image.name),
-        Effect.withSpan("ImageStore.readFile", { attributes: { image: image.name, path } })
+      files.getOrCompute(
+        `${image.manifest.digest}\0${path}`,
+        readImageFile(containerd, image.name, image.layers, path, DEFAULT_MAX_FILE_BYTES).pipe(
+          Effect.map(Option.map((bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"))),
+          containerdFailure("read", image.name),
+          Effect.withSpan("ImageStore.readFile", { attributes: { image: image.name, path } })
+        )
       )
 
     const remove = (input: string, removeOptions: { readonly sync?: boolean } = {}) =>

@@ -82,9 +82,9 @@ export const inspect = (
     if (document.right.diffIds.length !== layers.length || layers.length === 0) {
       return incomplete(`config ${config.digest} does not match the manifest's layers`)
     }
-    for (const layer of layers) {
-      if (Option.isNone(yield* info(containerd, layer.digest))) return incomplete(`layer ${layer.digest} is missing`)
-    }
+    const layerInfos = yield* Effect.forEach(layers, (layer) => info(containerd, layer.digest), { concurrency: 8 })
+    const missing = layers.find((_, i) => Option.isNone(layerInfos[i]!))
+    if (missing !== undefined) return incomplete(`layer ${missing.digest} is missing`)
     const image = Image.make({
       name: options.name,
       target,

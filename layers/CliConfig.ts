@@ -1,28 +1,35 @@
 /**
  * The plugin config for the operator commands (doctor, pull, spec): the `config` block of the
  * agent's `plugin "containerd-driver"` stanza written as JSON, decoded with the same Schema the
- * plugin uses, so a command sees exactly the namespace, socket and registries the plugin would.
+ * plugin uses and resolved for this host as SetConfig resolves it, so a command sees exactly the
+ * namespace, socket and registries the plugin would.
  */
-import { Either, Schema } from "effect"
-import * as fs from "node:fs"
+import { Effect, Either, Schema } from "effect"
+import { type ActiveConfig, activeConfig } from "../src/config/ActiveConfig.js"
 import { dropNulls, formatIssues } from "../src/config/Cty.js"
 import { DriverConfig } from "../src/config/DriverConfig.js"
-import { defaultNamespace } from "../src/plugin/Fingerprint.js"
+import { readBoundedFile } from "./boundedFile.js"
 import { hostCgroupVersion } from "./HostFacts.js"
 
-/** The plugin config in `file`, or the defaults without one; Left is a message for the user. */
-export const readPluginConfig = (file: string | undefined): Either.Either<DriverConfig, string> => {
-  if (file === undefined) return Either.right(Schema.decodeUnknownSync(DriverConfig)({}))
-  let json: unknown
-  try {
-    json = JSON.parse(fs.readFileSync(file, "utf8"))
-  } catch (e) {
-    return Either.left(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`)
-  }
-  return Schema.decodeUnknownEither(DriverConfig, { errors: "all", onExcessProperty: "error" })(dropNulls(json)).pipe(
+/** A plugin config of more than this is not a plugin config. */
+const maxConfigBytes = 1024 * 1024
+
+const decodePluginConfig = (file: string, text: string): Either.Either<DriverConfig, string> => {
+  const json = Either.try(() => JSON.parse(text) as unknown)
+  if (Either.isLeft(json)) return Either.left(`cannot read ${file}: ${(json.left as Error).message}`)
+  return Schema.decodeUnknownEither(DriverConfig, { errors: "all", onExcessProperty: "error" })(dropNulls(json.right)).pipe(
     Either.mapLeft((error) => `invalid plugin config in ${file}: ${formatIssues(error)}`)
   )
 }
 
-/** The containerd namespace the plugin would use with this config on this host. */
-export const pluginNamespace = (config: DriverConfig): string => config.namespace ?? defaultNamespace(hostCgroupVersion())
+/**
+ * The plugin config in `file` (the defaults without one) as the plugin would have it in force on this host;
+ * the failure is a message for the user. The file is read only if it is a regular file of sensible size.
+ */
+export const loadActiveConfig = (file: string | undefined): Effect.Effect<ActiveConfig, string> =>
+  Effect.gen(function*() {
+    if (file === undefined) return activeConfig(Schema.decodeUnknownSync(DriverConfig)({}), hostCgroupVersion())
+    const bytes = yield* readBoundedFile(file, maxConfigBytes).pipe(Effect.mapError((error) => error.message))
+    const config = yield* decodePluginConfig(file, bytes.toString("utf8"))
+    return activeConfig(config, hostCgroupVersion())
+  })

@@ -50,6 +50,10 @@ export interface Bridge<R> {
   readonly serverStream: <Req, Res>(
     handler: (request: Req) => Stream.Stream<Res, RpcStatus, R>
   ) => grpc.handleServerStreamingCall<Req, Res>
+  /** A bidirectional call: the client's messages as a stream (ending when the client half-closes). */
+  readonly duplex: <Req, Res>(
+    handler: (requests: Stream.Stream<Req>) => Stream.Stream<Res, RpcStatus, R>
+  ) => grpc.handleBidiStreamingCall<Req, Res>
 }
 
 export interface Options<R> {
@@ -116,6 +120,27 @@ export const make = <R>(options: Options<R>) =>
       call.on("close", forget)
     }
 
+    /** Writes a stream's elements to a call (waiting for the call to drain), then ends it or fails it. */
+    const streamTo = <Res>(
+      call: grpc.ServerWritableStream<any, Res> | grpc.ServerDuplexStream<any, Res>,
+      stream: Stream.Stream<Res, RpcStatus, R>
+    ) => {
+      call.on("error", () => {})
+      const write = (message: Res) =>
+        Effect.async<void>((resume) => {
+          if (call.write(message)) resume(Effect.void)
+          else call.once("drain", () => resume(Effect.void))
+        })
+      const fiber = run(Stream.runForEach(stream, write))
+      onCancel(call, fiber)
+      fiber.addObserver(
+        Exit.match({
+          onSuccess: () => call.end(),
+          onFailure: (cause) => (Cause.isInterruptedOnly(cause) ? call.end() : call.emit("error", causeToStatus(cause)))
+        })
+      )
+    }
+
     const bridge: Bridge<R> = {
       unary: (handler) => (call, callback) => {
         const fiber = run(handler(call.request))
@@ -128,22 +153,14 @@ export const make = <R>(options: Options<R>) =>
         )
       },
       serverStream: <Req, Res>(handler: (request: Req) => Stream.Stream<Res, RpcStatus, R>) =>
-      (call: grpc.ServerWritableStream<Req, Res>) => {
-        call.on("error", () => {})
-        const write = (message: Res) =>
-          Effect.async<void>((resume) => {
-            if (call.write(message)) resume(Effect.void)
-            else call.once("drain", () => resume(Effect.void))
-          })
-        const fiber = run(Stream.runForEach(handler(call.request), write))
-        onCancel(call, fiber)
-        fiber.addObserver(
-          Exit.match({
-            onSuccess: () => call.end(),
-            onFailure: (cause) =>
-              Cause.isInterruptedOnly(cause) ? call.end() : call.emit("error", causeToStatus(cause))
-          })
-        )
+      (call: grpc.ServerWritableStream<Req, Res>) => streamTo(call, handler(call.request)),
+      duplex: <Req, Res>(handler: (requests: Stream.Stream<Req>) => Stream.Stream<Res, RpcStatus, R>) =>
+      (call: grpc.ServerDuplexStream<Req, Res>) => {
+        const requests = Stream.async<Req>((emit) => {
+          call.on("data", (message: Req) => emit.single(message))
+          call.on("end", () => emit.end())
+        })
+        streamTo(call, handler(requests))
       }
     }
 

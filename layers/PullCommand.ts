@@ -2,22 +2,22 @@
  * `containerd-driver pull [--config FILE] [--force] [--user USER] [--timeout DURATION] IMAGE`: pulls and
  * unpacks an image exactly as the plugin would — same containerd namespace and snapshotter, same registry
  * settings and credential sources from the plugin config — so an operator can pre-pull images or see why a pull
- * fails. Progress goes to stderr (one redrawn line on a terminal, else a line per step); the image name and digest
- * go to stdout.
+ * fails. It follows the plugin's pull policy: a tag is checked with the registry, a digest-pinned present image is
+ * not, and an unreachable registry leaves a present image usable with a warning. Progress and warnings go to stderr
+ * (one redrawn line on a terminal, else a line per step); the image name and digest go to stdout.
  */
-import { Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Duration, Effect, Either, Option, Redacted } from "effect"
 import { parseGoDuration } from "../src/config/Duration.js"
 import type { UserPassword } from "../src/image/Credentials.js"
-import * as Containerd from "./Containerd.js"
-import { pluginNamespace, readPluginConfig } from "./CliConfig.js"
-import { describeProgress, ImageStore, type PullProgress } from "./ImageStore.js"
-import { imageStoreLayer } from "./imagestore/fromConfig.js"
+import { nodeLayer } from "./NodeConfig.js"
+import { loadActiveConfig } from "./CliConfig.js"
+import { describeProgress, type FetchStatus, ImageStore, type PullProgress } from "./ImageStore.js"
 
 export const usage = `Usage: containerd-driver pull [--config FILE] [--force] [--user USER] [--timeout DURATION] IMAGE
 
 Pulls IMAGE into the driver's containerd namespace and snapshotter, as a task start would.
   --config FILE         the plugin config block as JSON (namespace, snapshotter, auth, insecure_registries, ...)
-  --force               pull from the registry even if the image is present (force_pull)
+  --force               download every blob again, even those present, checking their digests (force_pull)
   --user USER           registry user, like a task's auth block; the password is read from
                         $CONTAINERD_DRIVER_REGISTRY_PASSWORD (never from the command line, where ps shows it)
   --timeout DURATION    give up after this long (Go duration, default 5m, like image_pull_timeout)
@@ -83,6 +83,13 @@ export const parseArgs = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = 
 
 const shortDigest = (digest: string): string => digest.replace(/^sha256:/, "").slice(0, 12)
 
+const fetchWords: Readonly<Record<Exclude<FetchStatus, "waiting">, string>> = {
+  present: "already present",
+  downloading: "downloading",
+  downloaded: "downloaded",
+  blocked: "waiting for another pull of the same layer"
+}
+
 /** Progress on stderr: a redrawn line on a terminal; otherwise a line per phase and per layer step. */
 const progressReporter = (stream: NodeJS.WriteStream) => {
   const seen = new Map<string, string>()
@@ -103,7 +110,7 @@ const progressReporter = (stream: NodeJS.WriteStream) => {
       step("phase", progress.phase, describeProgress(progress))
       for (const layer of progress.layers) {
         const name = `layer ${shortDigest(layer.digest)} (${(layer.size / 1e6).toFixed(1)} MB)`
-        if (layer.fetch !== "waiting") step(`fetch ${layer.digest}`, layer.fetch, `${name}: ${layer.fetch === "present" ? "already present" : layer.fetch}`)
+        if (layer.fetch !== "waiting") step(`fetch ${layer.digest}`, layer.fetch, `${name}: ${fetchWords[layer.fetch]}`)
         if (layer.unpack !== "waiting") step(`unpack ${layer.digest}`, layer.unpack, `${name}: ${layer.unpack}`)
       }
       if (lines.length > 0) stream.write(`${lines.join("\n")}\n`)
@@ -112,7 +119,13 @@ const progressReporter = (stream: NodeJS.WriteStream) => {
     if (drawn) stream.write("\n")
     drawn = false
   })
-  return { report, finish }
+  /** A warning on a line of its own (after a redrawn progress line). */
+  const warn = (message: string) =>
+    Effect.sync(() => {
+      stream.write(`${drawn ? "\n" : ""}warning: ${message}\n`)
+      drawn = false
+    })
+  return { report, finish, warn }
 }
 
 /** Resolves when the user presses Ctrl-C (the plugin entry point otherwise ignores SIGINT). */
@@ -132,24 +145,24 @@ export const program = (args: ReadonlyArray<string>): Effect.Effect<number> =>
       return 2
     }
     const { image } = parsed.right
-    const decoded = readPluginConfig(parsed.right.configFile)
+    const decoded = yield* Effect.either(loadActiveConfig(parsed.right.configFile))
     if (Either.isLeft(decoded)) {
       process.stderr.write(`${decoded.left}\n`)
       return 2
     }
-    const config = decoded.right
-    const namespace = pluginNamespace(config)
+    const { namespace } = decoded.right
     const reporter = progressReporter(process.stderr)
-    const store = imageStoreLayer(config, { progressInterval: process.stderr.isTTY ? Duration.millis(200) : Duration.seconds(10) }).pipe(
-      Layer.provide(Containerd.layer({ address: config.containerd_address, namespace }))
-    )
+    const store = nodeLayer(decoded.right, {
+      imageStore: { progressInterval: process.stderr.isTTY ? Duration.millis(200) : Duration.seconds(10) }
+    })
     const pulled = ImageStore.pipe(
       Effect.flatMap((images) =>
         images.pull(image, {
           auth: parsed.right.auth,
           forcePull: parsed.right.force,
           timeout: parsed.right.timeoutMillis,
-          onProgress: reporter.report
+          onProgress: reporter.report,
+          onWarning: reporter.warn
         })
       ),
       Effect.provide(store),

@@ -1,30 +1,24 @@
 /**
  * `containerd-driver spec JOBFILE`: the OCI runtime spec the driver would hand to containerd for a
  * job's task, like `ctr oci spec`, for debugging jobs. The task's config is read as a Nomad client
- * reads it (hcldec against the driver's schema), the image is resolved (pulled if needed) for its
- * config and account files, the host facts are gathered, then the spec is built — or the clear
- * error the task start would fail with is printed.
+ * reads it (hcldec against the driver's schema), then the task goes through the same preparation as a
+ * task start (layers/tasks/prepare.ts): the spec printed is the spec that would run, or the clear error
+ * the task start would fail with is printed.
  */
-import { Effect, Either, Layer, Option, Schema } from "effect"
-import * as fs from "node:fs"
+import { Effect, Either, Schema } from "effect"
 import * as os from "node:os"
 import { dropNulls, formatIssues } from "../src/config/Cty.js"
-import type { DriverConfig } from "../src/config/DriverConfig.js"
 import { hclDecode } from "../src/config/HclDecode.js"
 import { hclSpec } from "../src/config/HclSpec.js"
 import { type JobTask, readJobTask } from "../src/config/JobTask.js"
 import { TaskConfig, taskOptions } from "../src/config/TaskConfig.js"
-import { hostFactsNeeded } from "../src/oci/HostFactsNeeded.js"
-import { buildSpec } from "../src/oci/Spec.js"
 import type { NomadTask } from "../src/oci/SpecInput.js"
-import { defaultNamespace } from "../src/plugin/Fingerprint.js"
 import { interpolate, nomadTaskEnv } from "../src/config/NomadClient.js"
-import { containerId } from "../src/plugin/TaskIdentity.js"
-import * as Containerd from "./Containerd.js"
-import { readPluginConfig } from "./CliConfig.js"
-import { gather, hostCgroupVersion } from "./HostFacts.js"
-import { ImageStore } from "./ImageStore.js"
-import { imageStoreLayer, pullOptions } from "./imagestore/fromConfig.js"
+import { containerId, generatedDir } from "../src/task/TaskIdentity.js"
+import { readBoundedFile } from "./boundedFile.js"
+import { loadActiveConfig } from "./CliConfig.js"
+import { makeNode, type Node } from "./NodeConfig.js"
+import { prepareTask } from "./tasks/prepare.js"
 
 export const usage = `Usage: containerd-driver spec [options] JOBFILE
 
@@ -108,27 +102,45 @@ const pretty = (value: unknown): string =>
 
 const allocId = "00000000-0000-0000-0000-000000000000"
 
+/** A job file of more than this is not a job file. */
+const maxJobBytes = 1024 * 1024
+
+/** Standard input, up to `maxBytes` (a job piped in). */
+const readStdin = (maxBytes: number) =>
+  Effect.async<Buffer, { readonly message: string }>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const stop = (result: Effect.Effect<Buffer, { readonly message: string }>) => {
+      process.stdin.removeAllListeners("data").removeAllListeners("end").removeAllListeners("error")
+      process.stdin.pause()
+      resume(result)
+    }
+    process.stdin.on("data", (chunk: Buffer) => {
+      chunks.push(chunk)
+      size += chunk.length
+      if (size > maxBytes) stop(Effect.fail({ message: `standard input is more than the 1 MiB a job file may have` }))
+    })
+    process.stdin.on("end", () => stop(Effect.succeed(Buffer.concat(chunks))))
+    process.stdin.on("error", (error) => stop(Effect.fail({ message: `cannot read standard input: ${error.message}` })))
+  })
+
 const fail = (message: string) => Effect.sync(() => process.stderr.write(`${message}\n`)).pipe(Effect.as(1))
 
 export const program = (args: ReadonlyArray<string>): Effect.Effect<number> => {
   const parsed = parseArgs(args)
   if (Either.isLeft(parsed)) return Effect.sync(() => process.stderr.write(`${parsed.left}\n\n${usage}`)).pipe(Effect.as(2))
-  const driverConfig = readPluginConfig(parsed.right.configFile)
-  if (Either.isLeft(driverConfig)) return fail(driverConfig.left)
-  const config = driverConfig.right
-  const cgroupVersion = hostCgroupVersion()
-  const namespace = config.namespace ?? defaultNamespace(cgroupVersion)
-  const images = imageStoreLayer(config).pipe(
-    Layer.provide(Containerd.layer({ address: config.containerd_address, namespace }))
-  )
-  return specFor(parsed.right, config, namespace, cgroupVersion).pipe(Effect.provide(images))
+  return Effect.gen(function*() {
+    const active = yield* Effect.either(loadActiveConfig(parsed.right.configFile))
+    if (Either.isLeft(active)) return yield* fail(active.left)
+    return yield* Effect.scoped(Effect.flatMap(makeNode(active.right), (node) => specFor(parsed.right, node)))
+  })
 }
 
-const specFor = (a: SpecArgs, config: DriverConfig, namespace: string, cgroupVersion: 1 | 2) =>
+const specFor = (a: SpecArgs, node: Node) =>
   Effect.gen(function*() {
-    const text = yield* Effect.try(() => fs.readFileSync(a.file === "-" ? 0 : a.file, "utf8")).pipe(Effect.either)
-    if (Either.isLeft(text)) return yield* fail(`cannot read ${a.file}: ${(text.left.error as Error).message}`)
-    const job = readJobTask(text.right, a.task)
+    const text = yield* Effect.either(a.file === "-" ? readStdin(maxJobBytes) : readBoundedFile(a.file, maxJobBytes))
+    if (Either.isLeft(text)) return yield* fail(text.left.message)
+    const job = readJobTask(text.right.toString("utf8"), a.task)
     if (Either.isLeft(job)) return yield* fail(`${a.file}: ${job.left}`)
     const jobTask = job.right
     const taskName = jobTask.task || "task"
@@ -140,6 +152,7 @@ const specFor = (a: SpecArgs, config: DriverConfig, namespace: string, cgroupVer
     const task = decodeTaskConfig(jobTask, env)
     if (Either.isLeft(task)) return yield* fail(task.left)
 
+    const { cgroupVersion } = node.active
     const id = containerId(cgroupVersion, allocId, taskName)
     const nomad: NomadTask = {
       id: `${allocId}/${taskName}/00000000`,
@@ -170,36 +183,16 @@ const specFor = (a: SpecArgs, config: DriverConfig, namespace: string, cgroupVer
       ...(jobTask.dns === undefined ? {} : { dns: jobTask.dns })
     }
 
-    const images = yield* ImageStore
-    const pulled = yield* Effect.either(images.pull(task.right.image, pullOptions(task.right)))
-    if (Either.isLeft(pulled)) return yield* fail(pulled.left.message)
-    const image = pulled.right
-    const account = (file: string) => images.readFile(image, file).pipe(Effect.map(Option.getOrUndefined), Effect.either)
-    const [passwd, group] = yield* Effect.all([account("/etc/passwd"), account("/etc/group")])
-    if (Either.isLeft(passwd)) return yield* fail(passwd.left.message)
-    if (Either.isLeft(group)) return yield* fail(group.left.message)
-
-    const host = yield* Effect.either(gather(hostFactsNeeded(task.right, nomad)))
-    if (Either.isLeft(host)) return yield* fail(host.left.message)
-
-    const result = buildSpec({
-      driver: { allow_privileged: config.allow_privileged, containerd_runtime: config.containerd_runtime, namespace },
-      task: task.right,
-      nomad,
-      image: {
-        config: image.imageConfig,
-        ...(passwd.right === undefined ? {} : { passwd: passwd.right }),
-        ...(group.right === undefined ? {} : { group: group.right })
-      },
-      host: host.right,
-      containerId: id,
-      generatedDir: `${allocDir}/${taskName}/containerd-driver`
-    })
-    if (Either.isLeft(result)) return yield* fail(result.left.message)
-    process.stderr.write(
-      `# image ${image.name} (${image.manifest.digest}), runtime ${result.right.runtime}, container ${id}\n` +
-        result.right.files.map((f) => `# generated file ${f.name}\n`).join("")
+    const prepared = yield* Effect.either(
+      prepareTask(node, { task: task.right, nomad, containerId: id, generatedDir: generatedDir(allocDir, taskName) })
     )
-    process.stdout.write(`${pretty(result.right.spec)}\n`)
+    if (Either.isLeft(prepared)) return yield* fail(prepared.left.message)
+    const { image, spec } = prepared.right
+    process.stderr.write(
+      `# image ${image.name} (${image.manifest.digest}), runtime ${spec.runtime.name}` +
+        `${spec.runtime.binaryName === undefined ? "" : ` (runc binary ${spec.runtime.binaryName})`}, container ${id}\n` +
+        spec.files.map((f) => `# generated file ${f.name}\n`).join("")
+    )
+    process.stdout.write(`${pretty(spec.spec)}\n`)
     return 0
   })

@@ -3,7 +3,7 @@
  * description a user can act on, and `driver.containerd.*` node attributes. Pure: the facts about
  * containerd and the host are gathered elsewhere.
  */
-import type { DriverConfig } from "../config/DriverConfig.js"
+import type { ActiveConfig } from "../config/ActiveConfig.js"
 import { FingerprintResponse_HealthState, type FingerprintResponse } from "../gen/plugins/drivers/proto/driver.js"
 import type { Attribute } from "../gen/plugins/shared/structs/proto/attribute.js"
 
@@ -19,18 +19,11 @@ export type ContainerdProbe =
   /** `message` says what failed and names the socket, e.g. "containerd is not reachable at ...". */
   | { readonly _tag: "Unreachable"; readonly message: string }
 
-export interface NodeFacts {
-  readonly cgroupVersion: 1 | 2
-  readonly namespace: string
-}
-
-/** The original driver's namespace choice when none is configured. */
-export const defaultNamespace = (cgroupVersion: 1 | 2): string => (cgroupVersion === 2 ? "nomad.slice" : "nomad")
-
 const str = (value: string): Attribute => ({ value: { $case: "stringVal", value } , unit: "" })
 const int = (value: number): Attribute => ({ value: { $case: "intVal", value: BigInt(value) }, unit: "" })
 
-export const fingerprint = (config: DriverConfig, node: NodeFacts, probe: ContainerdProbe): FingerprintResponse => {
+export const fingerprint = (active: ActiveConfig, probe: ContainerdProbe): FingerprintResponse => {
+  const { config } = active
   if (!config.enabled) {
     return {
       attributes: {},
@@ -41,10 +34,10 @@ export const fingerprint = (config: DriverConfig, node: NodeFacts, probe: Contai
   }
   const attributes: Record<string, Attribute> = {
     "driver.containerd.address": str(config.containerd_address),
-    "driver.containerd.namespace": str(node.namespace),
+    "driver.containerd.namespace": str(active.namespace),
     "driver.containerd.runtime": str(config.containerd_runtime),
     "driver.containerd.snapshotter": str(config.snapshotter),
-    "driver.containerd.cgroup_version": int(node.cgroupVersion)
+    "driver.containerd.cgroup_version": int(active.cgroupVersion)
   }
   if (probe._tag === "Unreachable") {
     return {

@@ -102,15 +102,21 @@ describe("launched as Nomad launches it", () => {
       await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.from(bytes), pluginApiVersion: "v0.1.0" })
     }
     // A config Nomad's hcldec accepted but the plugin cannot use fails SetConfig with a clear message.
-    const bad = encodeLikeNomad(await configSchema(plugin), { stats_interval: "often" })
+    const bad = encodeLikeNomad(await configSchema(plugin), { namespace: "no spaces" })
     const error = await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.from(bad), pluginApiVersion: "v0.1.0" })
       .then(() => undefined, (e: grpc.ServiceError) => e)
     expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT)
-    expect(error?.details).toContain("Failed to parse stats_interval")
+    expect(error?.details).toContain("is not a valid containerd namespace")
+    // A bad stats_interval only warned in the original driver: the config loads, with a warning in the log.
+    const warned = encodeLikeNomad(await configSchema(plugin), { stats_interval: "often" })
+    await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.from(warned), pluginApiVersion: "v0.1.0" })
     // An agent without a config block for the plugin still sends a (defaults-only) config.
     await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.from(encodeLikeNomad(await configSchema(plugin), {})), pluginApiVersion: "v0.1.0" })
     await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.alloc(0), pluginApiVersion: "v0.1.0" })
     await kill(plugin, goPluginKillWait)
+    const warning = plugin.stderr().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l))
+      .find((record) => record["@level"] === "warn" && String(record["@message"]).startsWith('stats_interval "often"'))
+    expect(warning?.["@message"]).toContain("Nomad's collection interval is used instead")
   })
 
   it("long-lived instance: SetConfig, Init, Fingerprint, TaskEvents, TaskConfigSchema, Capabilities, Shutdown", async () => {
@@ -284,11 +290,13 @@ describe("process hygiene", () => {
     await kill(plugin)
   })
 
-  it("answers UNIMPLEMENTED with a clear message for task RPCs it does not serve yet", async () => {
+  it("answers task RPCs for ids it does not know with NOT_FOUND, and success for Stop and Destroy, as Nomad expects", async () => {
     const plugin = await start()
     const error = await unary(plugin.driver, plugin.driver.inspectTask, { taskId: "x" }).then(() => undefined, (e: grpc.ServiceError) => e)
-    expect(error?.code).toBe(grpc.status.UNIMPLEMENTED)
-    expect(error?.details).toContain("InspectTask is not implemented yet")
+    expect(error?.code).toBe(grpc.status.NOT_FOUND)
+    expect(error?.details).toBe('task "x" is not known to the driver')
+    await unary(plugin.driver, plugin.driver.stopTask, { taskId: "a/b/c", timeout: { seconds: 1n, nanos: 0 }, signal: "" })
+    await unary(plugin.driver, plugin.driver.destroyTask, { taskId: "a/b/c", force: true })
     await kill(plugin)
   })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { interpolate, nomadTaskEnv } from "../../src/config/NomadClient.js"
-import { containerId } from "../../src/plugin/TaskIdentity.js"
+import { containerId } from "../../src/task/TaskIdentity.js"
 
 describe("task identity", () => {
   it("names containers as the original driver did, per cgroup version", () => {

@@ -29,6 +29,8 @@ import {
   StartTaskResponse_Result,
   type StopTaskRequest,
   type TaskConfigSchemaResponse,
+  type TaskStatsRequest,
+  type TaskStatsResponse,
   type WaitTaskRequest,
   type WaitTaskResponse
 } from "../src/gen/plugins/drivers/proto/driver.js"
@@ -39,11 +41,12 @@ import { Exec } from "./Exec.js"
 import { Fingerprinter } from "./Fingerprinter.js"
 import { type Bridge, RpcStatus, type ServiceBinding } from "./GrpcServer.js"
 import { NodeConfig } from "./NodeConfig.js"
+import { Stats } from "./Stats.js"
 import { TaskEvents } from "./TaskEvents.js"
 import { type TaskError, Tasks } from "./Tasks.js"
 
 /** Everything the handlers reach. */
-export type Services = NodeConfig | Fingerprinter | TaskEvents | Tasks | Exec
+export type Services = NodeConfig | Fingerprinter | TaskEvents | Tasks | Exec | Stats
 
 const pluginInfo: PluginInfoResponse = {
   type: PluginType.DRIVER,
@@ -54,11 +57,12 @@ const pluginInfo: PluginInfoResponse = {
 const configSchema: ConfigSchemaResponse = { spec: hclSpec(driverOptions) }
 const taskConfigSchema: TaskConfigSchemaResponse = { spec: hclSpec(taskOptions) }
 
-const notYet = (rpc: string) => () =>
+/** Nomad calls CreateNetwork and DestroyNetwork only for drivers with must_create_network, which this is not. */
+const notUsed = (rpc: string) => () =>
   Effect.fail(
     new RpcStatus({
       code: grpc.status.UNIMPLEMENTED,
-      message: `${rpc} is not implemented yet in ${pluginName} ${pluginVersion}`
+      message: `${rpc} is not used by ${pluginName}: Nomad creates the group network namespace itself`
     })
   )
 
@@ -166,12 +170,20 @@ export const services = (bridge: Bridge<Services>): ReadonlyArray<ServiceBinding
           Effect.map(({ result: { err: _err, ...result }, stderr, stdout }): ExecTaskResponse => ({ stdout, stderr, result }))
         )
       }),
-      taskStats: bridge.serverStream(() => Stream.unwrap(notYet("TaskStats")())),
+      taskStats: bridge.serverStream((request: TaskStatsRequest) =>
+        Stream.unwrap(Effect.map(Stats, (stats) => {
+          const interval = millis(request.collectionInterval)
+          return stats.stream(request.taskId, interval > 0 ? Duration.millis(interval) : undefined).pipe(
+            Stream.map((sample): TaskStatsResponse => ({ stats: sample })),
+            Stream.mapError(plainStatus)
+          )
+        }))
+      ),
       execTaskStreaming: bridge.duplex((requests: Stream.Stream<ExecTaskStreamingRequest>) =>
         Stream.unwrap(Effect.map(Exec, (exec) => exec.streaming(requests))).pipe(Stream.mapError(plainStatus))
       ),
-      createNetwork: bridge.unary(notYet("CreateNetwork")),
-      destroyNetwork: bridge.unary(notYet("DestroyNetwork"))
+      createNetwork: bridge.unary(notUsed("CreateNetwork")),
+      destroyNetwork: bridge.unary(notUsed("DestroyNetwork"))
     }
   }
 ]

@@ -13,6 +13,7 @@ import * as Network from "./Network.js"
 import * as NodeConfig from "./NodeConfig.js"
 import * as NomadRpc from "./NomadRpc.js"
 import * as TaskEvents from "./TaskEvents.js"
+import * as Stats from "./Stats.js"
 import * as Tasks from "./Tasks.js"
 
 export interface Options {
@@ -25,7 +26,7 @@ export interface Options {
 export const driverLayer = (options: Omit<Options, "env"> = {}): Layer.Layer<NomadRpc.Services> => {
   const base = Layer.mergeAll(NodeConfig.layer(options.node), TaskEvents.layer, Network.layer)
   const tasks = Tasks.layer.pipe(Layer.provideMerge(base))
-  return Layer.mergeAll(Fingerprinter.layer(options.fingerprint), Exec.layer).pipe(Layer.provideMerge(tasks))
+  return Layer.mergeAll(Fingerprinter.layer(options.fingerprint), Exec.layer, Stats.layer()).pipe(Layer.provideMerge(tasks))
 }
 
 export const program = (options: Options) =>

@@ -3,17 +3,28 @@
  * (Nomad does not send the task's driver config back). A running task is watched again; one that exited while
  * the plugin was down is adopted too, and WaitTask reports its real exit result, which the shim kept; a task
  * whose container or process is gone is an error, after which Nomad destroys and restarts it. Handles written
- * by the original Go driver are recovered as well.
+ * by the original Go driver are recovered as well, and their output copied to Nomad as that driver did.
  */
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, Schedule } from "effect"
 import { Status } from "../../src/gen/github.com/containerd/containerd/api/types/task/task.js"
 import type { TaskHandle } from "../../src/gen/plugins/drivers/proto/driver.js"
 import { decodeDriverState, type DriverState } from "../../src/task/DriverState.js"
 import { type ContainerdError, inNamespace } from "../Containerd.js"
 import type { Node } from "../NodeConfig.js"
 import { watchExit } from "./exitWatcher.js"
+import { withLegacyLogs } from "./legacyLogs.js"
 import type { TaskContext } from "./TaskContext.js"
 import { fromContainerd, type TaskError, taskError } from "./TaskError.js"
+
+/**
+ * Nomad recovers tasks right after it (re)starts, perhaps together with containerd: a containerd that is not
+ * answering yet is waited for a while — failing would make Nomad kill and restart a task that runs fine.
+ */
+const retryWhileUnreachable = <A>(effect: Effect.Effect<A, TaskError>) =>
+  Effect.retry(effect, {
+    while: (error) => error.reason === "Containerd" && error.recoverable,
+    schedule: Schedule.exponential("200 millis").pipe(Schedule.union(Schedule.spaced("2 seconds")), Schedule.upTo("30 seconds"))
+  })
 
 const recoveryError = (what: string, error: ContainerdError): TaskError =>
   error.reason === "NotFound" ? taskError("Recover", `${what}: ${error.message}`, false, error) : fromContainerd(what, error)
@@ -31,7 +42,8 @@ export const recoverTask = (ctx: TaskContext, handle: TaskHandle): Effect.Effect
     )
     const node = yield* ctx.node
     const { containerd } = node
-    const state = decoded._tag === "Current" ? decoded.state : yield* fromLegacy(node, decoded.state)
+    const state = decoded._tag === "Current" ? decoded.state : yield* fromLegacy(node, decoded.state).pipe(retryWhileUnreachable)
+    const logs = decoded._tag === "Legacy" ? { stdout: decoded.state.stdoutPath, stderr: decoded.state.stderrPath } : undefined
 
     yield* Effect.gen(function*() {
       yield* containerd.containers.get({ id: state.containerId }).pipe(
@@ -49,7 +61,12 @@ export const recoverTask = (ctx: TaskContext, handle: TaskHandle): Effect.Effect
             : fromContainerd("Error in recovering task status", e)
         )
       )
-      yield* ctx.store.add(config, state, watchExit(ctx.client, state))
+      const watch = watchExit(ctx.client, state)
+      yield* ctx.store.add(
+        config,
+        state,
+        logs === undefined ? watch : withLegacyLogs(watch, { stdout: got.process?.stdout ?? "", stderr: got.process?.stderr ?? "" }, logs)
+      )
       // The original driver started its tasks some seconds after StartTask returned: a handle of a task it never
       // got to start is finished here.
       if (got.process?.status === Status.CREATED) {
@@ -58,7 +75,7 @@ export const recoverTask = (ctx: TaskContext, handle: TaskHandle): Effect.Effect
           Effect.mapError((e) => fromContainerd("Error in recovering task", e))
         )
       }
-    }).pipe(inNamespace(state.namespace))
+    }).pipe(inNamespace(state.namespace), retryWhileUnreachable)
     yield* Effect.logInfo("task recovered").pipe(Effect.annotateLogs({ task_id: config.id, container: state.containerId }))
   }).pipe(Effect.withSpan("Tasks.recover", { attributes: { task: handle.config?.id ?? "" } }))
 

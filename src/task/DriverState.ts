@@ -32,6 +32,9 @@ export type DriverState = typeof DriverState.Type
 export interface LegacyDriverState {
   readonly containerName: string
   readonly startedAt: number | undefined
+  /** Nomad's log FIFOs, which the original driver copied the task's output into itself. */
+  readonly stdoutPath: string
+  readonly stderrPath: string
 }
 
 export class DriverStateError extends Data.TaggedError("DriverStateError")<{
@@ -59,7 +62,10 @@ const legacy = (bytes: Uint8Array): LegacyDriverState | undefined => {
   if (typeof value !== "object" || value === null) return undefined
   const record = value as Record<string, unknown>
   const name = record["ContainerName"]
-  return typeof name === "string" && name !== "" ? { containerName: name, startedAt: timeOf(record["StartedAt"]) } : undefined
+  const text = (key: string) => (typeof record[key] === "string" ? record[key] as string : "")
+  return typeof name === "string" && name !== ""
+    ? { containerName: name, startedAt: timeOf(record["StartedAt"]), stdoutPath: text("StdoutPath"), stderrPath: text("StderrPath") }
+    : undefined
 }
 
 /** This driver's state, or the original driver's, from a handle's `driver_state`. */

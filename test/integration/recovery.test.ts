@@ -4,8 +4,12 @@
 // FIFOs), WaitTask returns each task's true exit result, also of a task that exited while no plugin ran.
 import * as grpc from "@grpc/grpc-js"
 import { encode as encodeMsgpack } from "@msgpack/msgpack"
+import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
+import * as Containerd from "../../layers/Containerd.js"
 import { describe, expect, it } from "vitest"
 import { type TaskHandle, TaskState } from "../../src/gen/plugins/drivers/proto/driver.js"
 import { emptyNamespace } from "../support/containerdProbe.js"
@@ -177,6 +181,63 @@ describe.concurrent("a new plugin process after a SIGKILL", { timeout: 90_000 },
       expect((await h.driver().wait(task.id)).result).toMatchObject({ exitCode: 0, signal: 0 })
       await h.driver().destroy(task.id)
       expect(await h.probe.state()).toEqual(emptyNamespace)
+    }))
+
+  it("a task of the original driver keeps its logs flowing after the upgrade: its output is copied into Nomad's FIFOs", async () =>
+    withHarness("cdd-recover-legacy-logs", async (h) => {
+      // The container the original driver made; its task waits for the test's go before writing about 190 KiB,
+      // which, with no reader, blocks at the pipe's 64 KiB.
+      const task = await h.start({
+        name: "legacy",
+        config: {
+          image: busybox,
+          command: "sh",
+          args: ["-c", 'while [ ! -e /local/go ]; do usleep 20000; done; i=0; while [ $i -lt 20000 ]; do echo "line $i"; i=$((i+1)); done']
+        }
+      })
+      await restartPlugin(h)
+      // Its task as the original driver created it: the shim writes to FIFOs of the driver's own, which the driver
+      // copied into Nomad's — held open while the task was created, then gone with the old plugin.
+      const fifos = fs.mkdtempSync(path.join(os.tmpdir(), "cdd-legacy-fifo-"))
+      try {
+        const shimOut = path.join(fifos, `${task.containerId}-stdout`)
+        const shimErr = path.join(fifos, `${task.containerId}-stderr`)
+        execFileSync("mkfifo", [shimOut, shimErr])
+        const held = [shimOut, shimErr].map((f) => fs.openSync(f, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK))
+        await h.probe.run(Effect.gen(function*() {
+          const cd = yield* Containerd.Containerd
+          const containerId = task.containerId
+          yield* cd.tasks.kill({ containerId, signal: 9, all: true })
+          yield* cd.tasks.wait({ containerId })
+          yield* cd.tasks.delete({ containerId })
+          const { container } = yield* cd.containers.get({ id: containerId })
+          const { mounts } = yield* cd.snapshots.mounts({ snapshotter: container!.snapshotter, key: container!.snapshotKey })
+          yield* cd.tasks.create({ containerId, rootfs: mounts, stdout: shimOut, stderr: shimErr })
+          yield* cd.tasks.start({ containerId })
+        }))
+        for (const fd of held) fs.closeSync(fd)
+        fs.writeFileSync(path.join(task.dirs.dir, "local", "go"), "")
+        const before = task.dirs.stdout.text().length
+
+        await h.driver().recover({
+          version: 1,
+          config: { ...task.config, msgpackDriverConfig: Buffer.alloc(0) },
+          state: TaskState.RUNNING,
+          driverState: Buffer.from(encodeMsgpack({
+            StartedAt: new Date(),
+            ContainerName: task.containerId,
+            StdoutPath: task.config.stdoutPath,
+            StderrPath: task.config.stderrPath
+          }))
+        })
+        await task.dirs.stdout.waitFor((t) => t.includes("line 19999\n"), 30_000)
+        expectGapless(task.dirs.stdout.text().slice(before))
+        expect((await h.driver().wait(task.id)).result).toMatchObject({ exitCode: 0, signal: 0 })
+        await h.driver().destroy(task.id)
+        expect(await h.probe.state()).toEqual(emptyNamespace)
+      } finally {
+        fs.rmSync(fifos, { recursive: true, force: true })
+      }
     }))
 
   it("RecoverTask twice, and of a task the process already runs, is fine", async () =>

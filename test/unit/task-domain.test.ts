@@ -69,7 +69,10 @@ describe("driver_state", () => {
     const startedAt = new Date("2024-05-01T12:00:00.000Z")
     const bytes = encodeMsgpack({ StartedAt: startedAt, ContainerName: "redis-1234", StdoutPath: "/a", StderrPath: "/b" })
     expect(decodeDriverState(bytes)).toEqual(
-      Either.right({ _tag: "Legacy", state: { containerName: "redis-1234", startedAt: startedAt.getTime() } })
+      Either.right({
+        _tag: "Legacy",
+        state: { containerName: "redis-1234", startedAt: startedAt.getTime(), stdoutPath: "/a", stderrPath: "/b" }
+      })
     )
   })
 

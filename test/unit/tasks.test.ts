@@ -395,6 +395,24 @@ describe("RecoverTask in a new plugin process", () => {
       expect((yield* second.tasks.wait(running.id)).signal).toBe(15)
     }))
 
+  it.live("waits for a containerd that is not answering yet, rather than failing the recovery", () =>
+    Effect.gen(function*() {
+      const { fake, plugin, request } = yield* fixture
+      const scope = yield* Scope.make()
+      const first = yield* Scope.extend(plugin(), scope)
+      const config = request({ image: "registry.test/team/app:1" })
+      const { handle } = yield* first.tasks.start(config)
+      yield* Scope.close(scope, Exit.void)
+      const second = yield* plugin()
+      yield* fake.control.setReachable(false)
+      const recovering = yield* Effect.fork(second.tasks.recover(handle))
+      yield* Effect.sleep("700 millis")
+      expect(Option.isNone(yield* Fiber.poll(recovering))).toBe(true)
+      yield* fake.control.setReachable(true)
+      yield* Fiber.join(recovering)
+      expect((yield* second.tasks.inspect(config.id)).status.state).toBe(TaskState.RUNNING)
+    }).pipe(Effect.scoped))
+
   it.scoped("reads a handle written by the original Go driver", () =>
     Effect.gen(function*() {
       const { plugin, request } = yield* fixture

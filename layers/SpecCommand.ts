@@ -52,9 +52,11 @@ export const parseArgs = (args: ReadonlyArray<string>): Either.Either<SpecArgs, 
       if (v === undefined) throw `${arg} needs a value`
       return v
     }
+    // Resources in MHz and MiB: from 2^33 MiB on the bytes no longer fit a number the runtime spec can hold.
     const number = () => {
-      const v = Number(value())
-      if (!Number.isInteger(v) || v < 0) throw `${arg} needs a whole number`
+      const text = value()
+      const v = Number(text)
+      if (!/^\d+$/.test(text) || !Number.isSafeInteger(v * 2 ** 20)) throw `${arg} needs a whole number from 0 to ${2 ** 33 - 1}, got ${text}`
       return v
     }
     try {

@@ -19,13 +19,20 @@ const GoDuration = (option: string, example: string) =>
   )
 
 export const taskOptions = {
-  image: O.string({ required: true, doc: "The image to run, e.g. `redis:7` or `registry.example.com/app@sha256:...`." }),
+  image: O.string({
+    required: true,
+    doc: "The image to run, e.g. `redis:7` or `registry.example.com/app@sha256:...`. A tag is checked with its registry at " +
+      "every start (only missing layers are downloaded); a present digest-pinned image needs no registry."
+  }),
   image_pull_timeout: O.string({
     default: "5m",
     check: GoDuration("image_pull_timeout", "5m"),
     doc: "Time limit for pulling and unpacking the image (Go duration)."
   }),
-  force_pull: O.bool({ default: false, doc: "New. Pull the image even when it is already present." }),
+  force_pull: O.bool({
+    default: false,
+    doc: "New. Download every layer again, even those present, checking their digests (a tag is checked with the registry at every start anyway)."
+  }),
   command: O.string({ doc: "Replaces the image's `CMD` (the image `ENTRYPOINT` is kept). Not with `entrypoint`." }),
   args: O.stringList({ doc: "Arguments appended to `command` or `entrypoint`; alone, they replace the image `CMD`." }),
   entrypoint: O.optionalStringList({ doc: "Replaces the image `ENTRYPOINT` and drops its `CMD`. `[\"\"]` runs `args` directly." }),

@@ -1,5 +1,6 @@
 /**
- * The built executable (`containerd-driver pull` and `spec`) against the hostile inputs of issue 8, items 2–4: a
+ * The built executable (`containerd-driver pull` and `spec`, and the plugin's StartTask) against the hostile inputs of
+ * issue 8, items 2–4: a
  * token service answering a token with CR/LF, references with ports outside 1–65535, and a plain-HTTP Bearer realm
  * at another host. Each run must end within a bounded time with a clear error (no TypeError, no stack trace), and
  * for item 4 no Authorization header may reach the other host. Reads dist/containerd-driver.cjs; builds nothing.
@@ -13,7 +14,9 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Containerd from "../../layers/Containerd.js"
+import { emptyNamespace } from "../support/containerdProbe.js"
 import { cleanupNamespace, uniqueNamespace } from "../support/containerdContract.js"
+import { failureOf, type Harness, harness } from "../support/driverHarness.js"
 import { builtPlugin } from "../support/PluginProcess.js"
 import { integrationEnv } from "./env.js"
 
@@ -163,4 +166,57 @@ describe("containerd-driver pull against hostile registries (issue 8)", () => {
     expectClearFailure(withDriverAuth, image)
     expect(tokens.requests).toEqual([])
   }, 2 * BOUND_MS + 10_000)
+})
+
+describe("StartTask against hostile registries (issue 8, the plugin's path)", () => {
+  let h: Harness
+  beforeAll(async () => {
+    h = await harness({ prefix: "cdd-hostile-start", containerdAddress: integrationEnv.containerdAddress })
+  })
+  afterAll(async () => {
+    await h?.dispose()
+  })
+
+  /** StartTask fails with the pull's message, Nomad may not retry, and the plugin goes on serving. */
+  const refused = async (config: Record<string, unknown>) => {
+    const failure = await failureOf(h.start({ config }))
+    expect(failure.message).toContain(`Error in pulling image ${String(config["image"])}: `)
+    expect(failure.message).not.toContain("TypeError")
+    expect(await h.probe.state()).toEqual(emptyNamespace)
+    const alive = await h.start({ config: { image: `${integrationEnv.registry}/test/busybox:latest`, command: "true" } })
+    await h.driver().wait(alive.id)
+    await h.driver().destroy(alive.id)
+    return failure
+  }
+
+  it("item 2: a token with CR/LF fails the start clearly", async () => {
+    const tokens = await serve((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(JSON.stringify({ token: "abc\r\nX-Injected: yes" }))
+    })
+    const registry = await challenging(() => `http://${tokens.host}/token`)
+    servers.push(tokens, registry)
+    const failure = await refused({ image: `${registry.host}/team/app:1` })
+    expect(failure.message).toContain("a token that cannot be sent in an HTTP header")
+    expect(registry.requests.every((r) => r.headers["x-injected"] === undefined)).toBe(true)
+  }, BOUND_MS)
+
+  it("item 3: an image with a port outside 1–65535 is an invalid reference, not recoverable", async () => {
+    const failure = await refused({ image: "localhost:99999/x" })
+    expect(failure.message).toContain('invalid image reference "localhost:99999/x"')
+    expect(failure.recoverable).toBe(false)
+  }, BOUND_MS)
+
+  it("item 4: a task's credentials are not sent in cleartext to a plain-HTTP realm at another host", async () => {
+    const tokens = await serve((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(JSON.stringify({ token: "stolen" }))
+    })
+    const registry = await challenging(() => `http://0.0.0.0:${tokens.port}/token`)
+    servers.push(tokens, registry)
+    const failure = await refused({ image: `${registry.host}/team/app:1`, auth: { username: "alice", password: "s3cret" } })
+    expect(failure.message).toContain("insecure_registries")
+    expect(failure.message).not.toContain("s3cret")
+    expect(tokens.requests).toEqual([])
+  }, BOUND_MS)
 })

@@ -1,5 +1,5 @@
 /**
- * Exec: commands run inside running tasks (nomad-plugin-protocol.md §4.3), each with the task's own process
+ * Exec: commands run inside running tasks (Nomad's ExecTask and ExecTaskStreaming, plugins/drivers/proto/driver.proto), each with the task's own process
  * settings and namespaces (layers/exec/execProcess.ts).
  *
  * - `run` is ExecTask, behind Nomad's script checks (the original driver never implemented it): the output of

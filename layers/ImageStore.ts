@@ -2,7 +2,7 @@
  * ImageStore: images in containerd, pulled client-side (DESIGN.md decision 7, containerd-api.md §2.12).
  *
  * `pull` asks the registry at every call what a tag points to, as the original driver does at every task start
- * (anchor-roblox-driver.md §4.2): one manifest HEAD, with the usual authentication, so a moved tag is picked up and
+ * (Roblox/nomad-driver-containerd pulls at every start): one manifest HEAD, with the usual authentication, so a moved tag is picked up and
  * credentials the registry refuses fail the pull even when the image is present. When the answer is the image the
  * namespace already holds complete, that image is used (a missing snapshot chain is unpacked again from the
  * content store); otherwise the image is pulled under one lease, fetching only the blobs the content store lacks:

@@ -1,5 +1,5 @@
 /**
- * Network: the host side of a task's networking (DESIGN.md decision 10). The namespaces themselves are in the
+ * Network: the host side of a task's networking. The namespaces themselves are in the
  * runtime spec (src/oci/Spec.ts: host network, Nomad's group namespace, or a private one as the original);
  * this service checks that a group namespace Nomad named exists before a container is made to join it, and
  * writes and removes the files the spec mounts into the task (/etc/hosts, /etc/resolv.conf), which live in a

@@ -1,5 +1,5 @@
 /**
- * Tasks: the task lifecycle as Nomad drives it (nomad-plugin-protocol.md §4.3, §5), on containerd. Each
+ * Tasks: the task lifecycle as Nomad drives it (Nomad's plugins/drivers/driver.go and the task runner in client/allocrunner/taskrunner), on containerd. Each
  * operation lives in its own file under layers/tasks/ — start.ts (StartTask, with rollback), stop.ts (StopTask,
  * DestroyTask, SignalTask), recover.ts — around the store of known tasks and their exit watchers (TaskStore.ts,
  * exitWatcher.ts). Commands run inside tasks are layers/Exec.ts's. The NomadRpc handlers are thin adapters.

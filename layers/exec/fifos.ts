@@ -1,5 +1,5 @@
 /**
- * Named pipes for an exec's stdio, which the shim opens itself (containerd-api.md §4.2 "IO semantics"): the
+ * Named pipes for an exec's stdio, which the shim opens itself (containerd's pkg/process/io.go): the
  * plugin creates them in a scratch directory, holds the ends it uses, and removes everything with its scope.
  * A reader is opened before the shim opens the pipe for writing (which blocks until a reader exists) but read
  * only once the process started, when the shim holds the writing end: a pipe without writers reads as ended.

@@ -1,7 +1,7 @@
 /**
  * A task's objects in containerd — its task (process), container record and rootfs snapshot — and how they
  * are torn down: one routine shared by DestroyTask, the clean-up of a failed start and the replacement of a
- * leftover container with the same id (DESIGN.md decision 5). Every step tolerates what is already gone.
+ * leftover container with the same id. Every step tolerates what is already gone.
  */
 import { Duration, Effect } from "effect"
 import { Status } from "../../src/gen/github.com/containerd/containerd/api/types/task/task.js"

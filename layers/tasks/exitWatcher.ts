@@ -1,6 +1,6 @@
 /**
  * One exit watcher per task: waits for the task's init process to exit and turns containerd's answer into
- * Nomad's exit result. containerd is the supervisor (DESIGN.md decision 4): the shim keeps the exit status until
+ * Nomad's exit result. containerd is the supervisor, not the plugin: the shim keeps the exit status until
  * the task is deleted, so a Wait issued late — after a plugin restart, or when containerd itself restarted
  * meanwhile — still gets the true result. While containerd cannot be reached the wait is simply issued again.
  */

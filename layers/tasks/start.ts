@@ -1,5 +1,5 @@
 /**
- * StartTask (DESIGN.md decisions 3–5): prepare the task (image, spec), then create its objects in containerd —
+ * StartTask: prepare the task (image, spec), then create its objects in containerd —
  * a snapshot of the image, the container, the task with Nomad's log FIFOs handed straight to the shim — watch for
  * the exit, and start the process synchronously. Every object is created with its undo: if any step fails, or the
  * call is interrupted, everything created so far is removed (container, snapshot, lease, generated files).

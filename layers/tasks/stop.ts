@@ -1,5 +1,5 @@
 /**
- * Ending tasks (DESIGN.md decision 6). StopTask sends the requested signal (else the image's STOPSIGNAL, else
+ * Ending tasks. StopTask sends the requested signal (else the image's STOPSIGNAL, else
  * SIGTERM), returns as soon as the task exits, and SIGKILLs every process of the task at the timeout, whatever
  * its length. DestroyTask kills when forced, deletes the task, container, snapshot and generated files, and
  * forgets the task. SignalTask delivers a named signal. Stop and Destroy succeed for tasks that are gone.

@@ -42,7 +42,7 @@ export const struct = <O extends Options>(options: O): Schema.Struct<FieldsOf<O>
 // --- cty scalars -----------------------------------------------------------------------------
 // Nomad has already converted values to the declared HCL type, but numbers arrive in any msgpack
 // form: small ints, int64 as bigint, float64 (±Inf included), or a decimal string for values beyond
-// int64 (nomad-plugin-protocol.md §3.4). They are read exactly, so none is rounded into another value.
+// int64 (go-cty's msgpack marshaller). They are read exactly, so none is rounded into another value.
 
 /** The exact number cty sent, or undefined for a value that is not a number. */
 const ctyNumberOf = (value: unknown): CtyNumber | undefined => {

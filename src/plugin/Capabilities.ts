@@ -1,5 +1,5 @@
 /**
- * What the driver tells Nomad it can do (nomad-plugin-protocol.md §4.3 "Capabilities"): signals and exec,
+ * What the driver tells Nomad it can do (DriverCapabilities in Nomad's plugins/drivers/proto/driver.proto): signals and exec,
  * image filesystem isolation (the driver mounts the task dirs itself), host, group (bridge/CNI netns made by
  * Nomad) and task network modes, and any volume mounts.
  */

@@ -1,7 +1,7 @@
 /**
  * `driver_state`: the opaque bytes Nomad keeps in a task's handle and gives back to RecoverTask, possibly to a
  * new plugin process, without the task's config (Nomad does not persist `msgpack_driver_config`). It holds
- * everything needed to find the task again and finish its life (DESIGN.md decision 4): where the container is,
+ * everything needed to find the task again and finish its life: where the container is,
  * what to remove with it, and how to stop it. Versioned JSON, so a later driver can still read it.
  *
  * Handles written by the original Go driver (msgpack with `ContainerName`, `StartedAt`, `StdoutPath`,

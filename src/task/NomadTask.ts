@@ -1,5 +1,5 @@
 /**
- * Nomad's TaskConfig message (nomad-plugin-protocol.md §4.4) as the plain data runtime-spec generation reads
+ * Nomad's TaskConfig message (plugins/drivers/proto/driver.proto) as the plain data runtime-spec generation reads
  * (src/oci/SpecInput.ts): 64-bit fields as numbers, enum network modes as names, absent messages as defaults.
  */
 import {

@@ -1,4 +1,4 @@
-// A task's network namespace through the built plugin on the real containerd (DESIGN.md decision 10): the group
+// A task's network namespace through the built plugin on the real containerd: the group
 // namespace Nomad made for a bridge-mode allocation is joined, with Nomad's hosts entry for the task; host_network
 // shares the host's; otherwise the task gets a namespace of its own. A group namespace that is missing fails the
 // start clearly, as worth retrying, and leaves nothing.

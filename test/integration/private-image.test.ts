@@ -1,6 +1,6 @@
 // A private image through the built plugin on the real containerd: once pulled with credentials, it is in the
 // namespace, and still does not start for a task without valid credentials — the registry is asked on every start
-// (DESIGN.md decision 7), so having the image on the node grants nothing. With credentials it starts again.
+//, so having the image on the node grants nothing. With credentials it starts again.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { emptyNamespace } from "../support/containerdProbe.js"
 import { failureOf, type Harness, harness } from "../support/driverHarness.js"

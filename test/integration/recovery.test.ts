@@ -1,4 +1,4 @@
-// Recovery after the plugin process dies (nomad-plugin-protocol.md §5.3–5.4): a new plugin process, configured as
+// Recovery after the plugin process dies: a new plugin process, configured as
 // Nomad configures it (SetConfig, Init), re-adopts every task from the handles Nomad kept — whose config carries
 // no driver config then — and serves them: logs continue without a gap (the shim writes straight to logmon's
 // FIFOs), WaitTask returns each task's true exit result, also of a task that exited while no plugin ran.

@@ -1,6 +1,6 @@
 /**
- * What a Nomad client prepares around a task before it calls the driver (nomad-plugin-protocol.md §4.4, §5.5,
- * §5.6): the allocation and task directories, logmon's log FIFOs (created, and read by the test as logmon would),
+ * What a Nomad client prepares around a task before it calls the driver (Nomad's task runner hooks: task dir,
+ * logmon): the allocation and task directories, logmon's log FIFOs (created, and read by the test as logmon would),
  * the task environment, and the TaskConfig message with the job's config block encoded exactly as Nomad encodes
  * it. Shared by the unit tests (FakeContainerd) and the integration tests (the built plugin, real containerd).
  */

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v protoc >/dev/null; then
-  echo "protoc not found: apt-get install -y protobuf-compiler" >&2
+  echo "protoc not found: apt-get install -y protobuf-compiler libprotobuf-dev" >&2
   exit 1
 fi
 out=$(mktemp -d)

@@ -23,7 +23,9 @@ TEST_REGISTRY_USER=testuser
 TEST_REGISTRY_PASSWORD=testpassword
 STATE_DIR="${TEST_ENV_STATE_DIR:-/var/lib/containerd-driver-test}"
 RUN_DIR="$STATE_DIR/run"
-PACKAGES=(containerd runc docker-registry busybox-static apache2-utils protobuf-compiler)
+# libprotobuf-dev holds the well-known .proto files (google/protobuf/any.proto, ...) protoc imports; it is only a
+# Recommends of protobuf-compiler, which --no-install-recommends leaves out.
+PACKAGES=(containerd runc docker-registry busybox-static apache2-utils protobuf-compiler libprotobuf-dev)
 READY_TIMEOUT_SECONDS=30
 STOP_TIMEOUT_SECONDS=15
 

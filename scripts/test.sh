@@ -12,7 +12,11 @@ npm run --silent build
 npx tsc --noEmit
 
 report=$(mktemp)
-trap 'rm -f "$report"' EXIT
+# The tests, and the plugins and containers they start, keep their temporary files here (alloc dirs, FIFOs, the
+# sockets of plugins a test SIGKILLs as a crashing agent would); the run removes it at the end.
+TMPDIR=$(mktemp -d /tmp/cdd-test-XXXXXX)
+export TMPDIR
+trap 'rm -f "$report"; rm -rf "$TMPDIR"' EXIT
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile="$report" "$@" || status=$?
 node -e '

@@ -3,6 +3,7 @@
 // exec process left behind when the client goes away.
 import * as grpc from "@grpc/grpc-js"
 import { Effect } from "effect"
+import * as fs from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Containerd from "../../layers/Containerd.js"
 import type {
@@ -20,13 +21,15 @@ const busybox = `${integrationEnv.registry}/test/busybox:latest`
 const containerd = Containerd.layer({ address: integrationEnv.containerdAddress, namespace })
 
 let plugin: Launched
+let plugins: string
 let driver: DriverCalls
 let alloc: Allocation
 let taskId: string
 let containerId: string
 
 beforeAll(async () => {
-  plugin = await launch(pluginDir(), nomadEnv())
+  plugins = pluginDir()
+  plugin = await launch(plugins, nomadEnv())
   await unary(plugin.base, plugin.base.setConfig, {
     msgpackConfig: Buffer.from(pluginConfigBytes({ containerd_address: integrationEnv.containerdAddress, namespace })),
     pluginApiVersion: "v0.1.0"
@@ -46,6 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   plugin?.close()
+  if (plugins !== undefined) fs.rmSync(plugins, { recursive: true, force: true })
   alloc?.remove()
   await Effect.runPromise(cleanupNamespace(namespace).pipe(Effect.provide(containerd)))
 })

@@ -27,13 +27,15 @@ const image = `${integrationEnv.registry}/test/busybox:latest`
 const containerd = Containerd.layer({ address: integrationEnv.containerdAddress, namespace })
 
 let plugin: Launched
+let plugins: string
 let driver: DriverCalls
 let alloc: Allocation
 
 beforeAll(async () => {
   execFileSync("mkfifo", [fifo])
   fs.writeFileSync(configFile, JSON.stringify({ containerd_address: integrationEnv.containerdAddress, namespace }))
-  plugin = await launch(pluginDir(), nomadEnv())
+  plugins = pluginDir()
+  plugin = await launch(plugins, nomadEnv())
   await unary(plugin.base, plugin.base.setConfig, {
     msgpackConfig: Buffer.from(pluginConfigBytes({ containerd_address: integrationEnv.containerdAddress, namespace })),
     pluginApiVersion: "v0.1.0"
@@ -44,6 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   plugin?.close()
+  if (plugins !== undefined) fs.rmSync(plugins, { recursive: true, force: true })
   alloc?.remove()
   await Effect.runPromise(cleanupNamespace(namespace).pipe(Effect.provide(containerd)))
   fs.rmSync(dir, { recursive: true, force: true })

@@ -45,7 +45,14 @@ export const cleanupNamespace = (namespace: string): Effect.Effect<void, never, 
     for (const blob of blobs) yield* cd.content.delete({ digest: blob.digest }).pipe(Effect.ignore)
     const { statuses } = yield* cd.content.listStatuses({})
     for (const status of statuses) yield* cd.content.abort({ ref: status.ref }).pipe(Effect.ignore)
-    yield* cd.namespaces.delete({ name: namespace }).pipe(Effect.ignore)
+    // What was just deleted can take a moment to be gone (a shim exiting, containerd's GC): a namespace that is
+    // not empty yet is asked again rather than left behind.
+    yield* cd.namespaces.delete({ name: namespace }).pipe(
+      Effect.retry({
+        while: (error) => error.reason === "FailedPrecondition",
+        schedule: Schedule.spaced("200 millis").pipe(Schedule.upTo("10 seconds"))
+      })
+    )
   }).pipe(
     inNamespace(namespace),
     Effect.catchAll((error) => Effect.logWarning(`cleanup of namespace ${namespace} failed: ${error.message}`))

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { afterAll } from "vitest"
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -6,7 +7,15 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { formatBytes, readBoundedFile } from "../../layers/boundedFile.js"
 
-const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), "cdd-bounded-"))
+const scratches: Array<string> = []
+const scratch = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cdd-bounded-"))
+  scratches.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of scratches) fs.rmSync(dir, { recursive: true, force: true })
+})
 // A hang or an unbounded read fails the test by this limit rather than running until memory is gone.
 const limit = 10_000
 

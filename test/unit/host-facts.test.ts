@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { afterAll } from "vitest"
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -6,6 +7,16 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { formatBytes } from "../../layers/boundedFile.js"
 import { taskOptions } from "../../src/config/TaskConfig.js"
+
+const scratches: Array<string> = []
+const scratch = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cdd-facts-"))
+  scratches.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of scratches) fs.rmSync(dir, { recursive: true, force: true })
+})
 import { capabilitiesOfMask, deviceNode, gather, maxSeccompProfileBytes } from "../../layers/HostFacts.js"
 
 const none = { devicePaths: [], allDevices: false, realpaths: [], hostHosts: false, hostResolvConf: false }
@@ -43,7 +54,7 @@ describe("host facts", () => {
 
   it.effect("reads a seccomp profile file and reports one that is not JSON", () =>
     Effect.gen(function*() {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cdd-facts-"))
+      const dir = scratch()
       fs.writeFileSync(path.join(dir, "good.json"), '{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[]}')
       fs.writeFileSync(path.join(dir, "bad.json"), "{nope")
       const facts = yield* gather({ ...none, seccompProfile: path.join(dir, "good.json") })
@@ -58,7 +69,7 @@ describe("host facts", () => {
       const zero = yield* Effect.flip(gather({ ...none, seccompProfile: "/dev/zero" }))
       expect(zero.reason).toBe("SeccompProfile")
       expect(zero.message).toBe("seccomp_profile /dev/zero is a character device, not a regular file; only a regular file can be read here")
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cdd-facts-"))
+      const dir = scratch()
       const fifo = path.join(dir, "profile.fifo")
       execFileSync("mkfifo", [fifo])
       expect((yield* Effect.flip(gather({ ...none, seccompProfile: fifo }))).message).toBe(
@@ -69,7 +80,7 @@ describe("host facts", () => {
 
   it.effect("refuses a seccomp profile larger than 1 MiB", () =>
     Effect.gen(function*() {
-      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cdd-facts-")), "huge.json")
+      const file = path.join(scratch(), "huge.json")
       // Valid JSON, so only the cap can refuse it.
       fs.writeFileSync(file, `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[]}${" ".repeat(maxSeccompProfileBytes)}`)
       const error = yield* Effect.flip(gather({ ...none, seccompProfile: file }))
@@ -83,7 +94,7 @@ describe("host facts", () => {
 
   it.effect("resolves symlinks of mount sources", () =>
     Effect.gen(function*() {
-      const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cdd-facts-")))
+      const dir = fs.realpathSync(scratch())
       fs.symlinkSync("/etc", path.join(dir, "link"))
       const facts = yield* gather({ ...none, realpaths: [path.join(dir, "link"), path.join(dir, "missing")] })
       expect(facts.realpaths).toEqual({ [path.join(dir, "link")]: "/etc" })

@@ -3,55 +3,34 @@
 // exec process left behind when the client goes away.
 import * as grpc from "@grpc/grpc-js"
 import { Effect } from "effect"
-import * as fs from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Containerd from "../../layers/Containerd.js"
 import type {
   ExecTaskStreamingRequest,
   ExecTaskStreamingResponse
 } from "../../src/gen/plugins/drivers/proto/driver.js"
-import { cleanupNamespace, uniqueNamespace } from "../support/containerdContract.js"
-import { type DriverCalls, driverCalls } from "../support/driverCalls.js"
-import { type Allocation, makeAllocation, pluginConfigBytes, taskConfig } from "../support/nomadTask.js"
-import { type Launched, launch, nomadEnv, pluginDir, unary } from "../support/PluginProcess.js"
+import { type Harness, harness } from "../support/driverHarness.js"
 import { integrationEnv } from "./env.js"
 
-const namespace = uniqueNamespace("cdd-exec")
 const busybox = `${integrationEnv.registry}/test/busybox:latest`
-const containerd = Containerd.layer({ address: integrationEnv.containerdAddress, namespace })
 
-let plugin: Launched
-let plugins: string
-let driver: DriverCalls
-let alloc: Allocation
+let h: Harness
 let taskId: string
 let containerId: string
 
 beforeAll(async () => {
-  plugins = pluginDir()
-  plugin = await launch(plugins, nomadEnv())
-  await unary(plugin.base, plugin.base.setConfig, {
-    msgpackConfig: Buffer.from(pluginConfigBytes({ containerd_address: integrationEnv.containerdAddress, namespace })),
-    pluginApiVersion: "v0.1.0"
-  })
-  driver = driverCalls(plugin.driver)
-  alloc = makeAllocation()
-  const config = taskConfig({
-    alloc,
-    task: alloc.task("shell"),
+  h = await harness({ prefix: "cdd-exec-stream", containerdAddress: integrationEnv.containerdAddress })
+  const task = await h.start({
+    name: "shell",
     config: { image: busybox, command: "sleep", args: ["3600"], cwd: "/tmp" },
     env: { GREETING: "hello from the task" }
   })
-  await driver.start(config)
-  taskId = config.id
-  containerId = `shell-${alloc.id}`
+  taskId = task.id
+  containerId = task.containerId
 })
 
 afterAll(async () => {
-  plugin?.close()
-  if (plugins !== undefined) fs.rmSync(plugins, { recursive: true, force: true })
-  alloc?.remove()
-  await Effect.runPromise(cleanupNamespace(namespace).pipe(Effect.provide(containerd)))
+  await h?.dispose()
 })
 
 interface Session {
@@ -64,7 +43,7 @@ interface Session {
 }
 
 const session = (setup: { readonly taskId: string; readonly command: ReadonlyArray<string>; readonly tty: boolean }): Session => {
-  const call = plugin.driver.execTaskStreaming()
+  const call = h.plugin().process.driver.execTaskStreaming()
   const responses: Array<ExecTaskStreamingResponse> = []
   const done = new Promise<{ responses: Array<ExecTaskStreamingResponse>; error?: grpc.ServiceError }>((resolve) => {
     call.on("data", (response: ExecTaskStreamingResponse) => responses.push(response))
@@ -97,10 +76,9 @@ const seen = (s: Session, needle: string) =>
   })
 
 const execPids = () =>
-  Effect.runPromise(
+  h.probe.run(
     Effect.flatMap(Containerd.Containerd, (cd) => cd.tasks.listPids({ containerId })).pipe(
-      Effect.map(({ processes }) => processes.filter((p) => p.info !== undefined).length),
-      Effect.provide(containerd)
+      Effect.map(({ processes }) => processes.filter((p) => p.info !== undefined).length)
     )
   )
 
@@ -151,13 +129,11 @@ describe("ExecTaskStreaming", () => {
     expect(unknown.error?.code).toBe(grpc.status.NOT_FOUND)
     expect(unknown.error?.details).toContain("is not known to the driver")
 
-    const task = alloc.task("brief")
-    const config = taskConfig({ alloc, task, config: { image: busybox, command: "true" } })
-    await driver.start(config)
-    await driver.wait(config.id)
-    const exited = await session({ taskId: config.id, command: ["true"], tty: false }).done
+    const brief = await h.start({ name: "brief", config: { image: busybox, command: "true" } })
+    await h.driver().wait(brief.id)
+    const exited = await session({ taskId: brief.id, command: ["true"], tty: false }).done
     expect(exited.error?.code).toBe(grpc.status.FAILED_PRECONDITION)
     expect(exited.error?.details).toContain("has exited")
-    await driver.destroy(config.id)
+    await h.driver().destroy(brief.id)
   })
 })

@@ -3,52 +3,31 @@
  * /dev/zero ate the process's memory; a FIFO hung it for ever): the built executable — as `spec` and as the
  * plugin's StartTask — answers at once with a clear error and leaves nothing behind.
  */
-import * as grpc from "@grpc/grpc-js"
-import { Effect } from "effect"
 import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as Containerd from "../../layers/Containerd.js"
-import { Status } from "../../src/gen/google/rpc/status.js"
-import { RecoverableError } from "../../src/gen/plugins/shared/structs/proto/recoverable_error.js"
-import { cleanupNamespace, uniqueNamespace } from "../support/containerdContract.js"
-import { type DriverCalls, driverCalls } from "../support/driverCalls.js"
-import { type Allocation, makeAllocation, pluginConfigBytes, taskConfig } from "../support/nomadTask.js"
-import { builtPlugin, type Launched, launch, nomadEnv, pluginDir, unary } from "../support/PluginProcess.js"
+import { emptyNamespace } from "../support/containerdProbe.js"
+import { failureOf, type Harness, harness } from "../support/driverHarness.js"
+import { builtPlugin } from "../support/PluginProcess.js"
 import { integrationEnv } from "./env.js"
 
-const namespace = uniqueNamespace("cdd-files")
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cdd-files-"))
 const fifo = path.join(dir, "profile.fifo")
 const configFile = path.join(dir, "plugin.json")
 const image = `${integrationEnv.registry}/test/busybox:latest`
-const containerd = Containerd.layer({ address: integrationEnv.containerdAddress, namespace })
 
-let plugin: Launched
-let plugins: string
-let driver: DriverCalls
-let alloc: Allocation
+let h: Harness
 
 beforeAll(async () => {
   execFileSync("mkfifo", [fifo])
-  fs.writeFileSync(configFile, JSON.stringify({ containerd_address: integrationEnv.containerdAddress, namespace }))
-  plugins = pluginDir()
-  plugin = await launch(plugins, nomadEnv())
-  await unary(plugin.base, plugin.base.setConfig, {
-    msgpackConfig: Buffer.from(pluginConfigBytes({ containerd_address: integrationEnv.containerdAddress, namespace })),
-    pluginApiVersion: "v0.1.0"
-  })
-  driver = driverCalls(plugin.driver)
-  alloc = makeAllocation()
+  h = await harness({ prefix: "cdd-files", containerdAddress: integrationEnv.containerdAddress })
+  fs.writeFileSync(configFile, JSON.stringify({ containerd_address: integrationEnv.containerdAddress, namespace: h.namespace }))
 })
 
 afterAll(async () => {
-  plugin?.close()
-  if (plugins !== undefined) fs.rmSync(plugins, { recursive: true, force: true })
-  alloc?.remove()
-  await Effect.runPromise(cleanupNamespace(namespace).pipe(Effect.provide(containerd)))
+  await h?.dispose()
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
@@ -64,13 +43,6 @@ const jobWithProfile = (profile: string) => {
       `        seccomp = true\n        seccomp_profile = "${profile}"\n      }\n    }\n  }\n}\n`
   )
   return file
-}
-
-const recoverable = (error: grpc.ServiceError): boolean | undefined => {
-  const details = error.metadata.get("grpc-status-details-bin")[0]
-  if (!(details instanceof Buffer)) return undefined
-  const any = Status.decode(details).details[0]
-  return any === undefined ? undefined : RecoverableError.decode(any.value).recoverable
 }
 
 describe("files that are not regular files", () => {
@@ -90,16 +62,10 @@ describe("files that are not regular files", () => {
     })
 
     it(`StartTask refuses ${what} as seccomp_profile, not recoverable, and leaves nothing behind`, async () => {
-      const task = alloc.task(`t${Math.random().toString(36).slice(2, 8)}`)
-      const config = taskConfig({ alloc, task, config: { image, seccomp: true, seccomp_profile: profile } })
-      const error = await driver.start(config).then(() => undefined, (e: grpc.ServiceError) => e)
-      expect(error?.code).toBe(grpc.status.FAILED_PRECONDITION)
-      expect(error?.details).toContain(why)
-      expect(error && recoverable(error)).toBe(false)
-      const left = await Effect.runPromise(
-        Effect.flatMap(Containerd.Containerd, (cd) => cd.containers.list({})).pipe(Effect.provide(containerd))
-      )
-      expect(left.containers).toEqual([])
+      const failure = await failureOf(h.start({ config: { image, seccomp: true, seccomp_profile: profile } }))
+      expect(failure.message).toContain(why)
+      expect(failure.recoverable).toBe(false)
+      expect(await h.probe.state()).toEqual(emptyNamespace)
     })
   }
 

@@ -13,7 +13,7 @@ import * as Containerd from "../../layers/Containerd.js"
 import { describe, expect, it } from "vitest"
 import { type TaskHandle, TaskState } from "../../src/gen/plugins/drivers/proto/driver.js"
 import { emptyNamespace } from "../support/containerdProbe.js"
-import { containerOf, failureOf, type Harness, harness, launchDriver, type StartedTask } from "../support/driverHarness.js"
+import { containerOf, failureOf, type Harness, withHarness as withOwnHarness, launchDriver, type StartedTask } from "../support/driverHarness.js"
 import { integrationEnv } from "./env.js"
 
 const busybox = `${integrationEnv.registry}/test/busybox:latest`
@@ -39,15 +39,8 @@ const expectGapless = (text: string) => {
   expect(firstWrong === -1 ? "no gap" : `line ${firstWrong} is ${JSON.stringify(lines[firstWrong])}`).toBe("no gap")
 }
 
-/** A harness of its own per case: each kills its plugin. */
-const withHarness = async (prefix: string, body: (h: Harness) => Promise<void>) => {
-  const h = await harness({ prefix, containerdAddress: integrationEnv.containerdAddress })
-  try {
-    await body(h)
-  } finally {
-    await h.dispose()
-  }
-}
+const withHarness = (prefix: string, body: (h: Harness) => Promise<void>) =>
+  withOwnHarness({ prefix, containerdAddress: integrationEnv.containerdAddress }, body)
 
 /** SIGKILLs the plugin in use and puts a new process in its place, configured as Nomad does it. */
 const restartPlugin = async (h: Harness) => {

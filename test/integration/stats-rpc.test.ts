@@ -4,19 +4,13 @@
 import type * as grpc from "@grpc/grpc-js"
 import { describe, expect, it } from "vitest"
 import { CPUUsage_Fields, type TaskStatsResponse, type TaskHandle } from "../../src/gen/plugins/drivers/proto/driver.js"
-import { type Harness, harness, launchDriver } from "../support/driverHarness.js"
+import { type Harness, withHarness as withOwnHarness, launchDriver } from "../support/driverHarness.js"
 import { integrationEnv } from "./env.js"
 
 const busybox = `${integrationEnv.registry}/test/busybox:latest`
 
-const withHarness = async (prefix: string, body: (h: Harness) => Promise<void>) => {
-  const h = await harness({ prefix, containerdAddress: integrationEnv.containerdAddress })
-  try {
-    await body(h)
-  } finally {
-    await h.dispose()
-  }
-}
+const withHarness = (prefix: string, body: (h: Harness) => Promise<void>) =>
+  withOwnHarness({ prefix, containerdAddress: integrationEnv.containerdAddress }, body)
 
 /** Opens TaskStats and collects `count` samples (or everything until the stream ends). */
 const samples = (h: Harness, taskId: string, intervalMs: number, count: number) =>

@@ -222,3 +222,16 @@ export const harness = async (options: HarnessOptions): Promise<Harness> => {
     }
   }
 }
+
+/** Runs `body` with a harness of its own (a namespace and a plugin), disposed of afterwards whatever happens. */
+export const withHarness = async (
+  options: HarnessOptions,
+  body: (h: Harness) => Promise<void>
+): Promise<void> => {
+  const h = await harness(options)
+  try {
+    await body(h)
+  } finally {
+    await h.dispose()
+  }
+}

@@ -1,7 +1,9 @@
 /**
  * Credentials service: finds the credential to present to a registry from the driver's sources, in precedence
- * order — task `auth`, driver `auth`, the driver-level credential `helper`, then Docker `config.json`
- * (`credHelpers`, `credsStore`, `auths`). Runs `docker-credential-<helper> get` when a helper is involved.
+ * order — task `auth`, driver `auth` (both for the image's registry only, not for its mirrors), the driver-level
+ * credential `helper`, then Docker `config.json` (`credHelpers`, `credsStore`, `auths`). Runs
+ * `docker-credential-<helper> get` when a helper is involved. `describeSources` says where a credential would come
+ * from without revealing or fetching it (for `doctor`).
  */
 import { spawn } from "node:child_process"
 import { readFile } from "node:fs/promises"
@@ -33,14 +35,24 @@ export interface CredentialsConfig {
   readonly helperTimeout?: Duration.DurationInput | undefined
 }
 
+export interface LookupOptions {
+  /**
+   * Whether the `auth` blocks (task and driver) may answer (default true): they are meant for the image's registry,
+   * so a mirror (a `[host]` of hosts.toml) is asked only about credentials stored for its own name.
+   */
+  readonly staticAuth?: boolean | undefined
+}
+
 export class Credentials extends Context.Tag("containerd-driver/Credentials")<Credentials, {
   /**
-   * The credential for `domain` (a reference domain such as `docker.io` or `registry.example.com:5000`), or none
-   * for anonymous access. `taskAuth` is the task's own `auth` block, which wins over everything else.
+   * The credential for `domain` (a reference domain such as `docker.io`, or a host such as
+   * `registry.example.com:5000`), or none for anonymous access. `taskAuth` is the task's own `auth` block, which
+   * wins over everything else.
    */
   readonly lookup: (
     domain: string,
-    taskAuth?: UserPassword | undefined
+    taskAuth?: UserPassword | undefined,
+    options?: LookupOptions
   ) => Effect.Effect<Option.Option<Credential>, CredentialsError>
 }>() {}
 
@@ -155,10 +167,12 @@ export const make = (config: CredentialsConfig): Effect.Effect<Credentials["Type
         return Option.none<Credential>()
       })
 
-    const lookup = (domain: string, taskAuth?: UserPassword | undefined) =>
+    const lookup = (domain: string, taskAuth?: UserPassword | undefined, options?: LookupOptions) =>
       Effect.gen(function*() {
-        const fixed = staticCredential(taskAuth, config.auth)
-        if (Option.isSome(fixed)) return fixed
+        if (options?.staticAuth !== false) {
+          const fixed = staticCredential(taskAuth, config.auth)
+          if (Option.isSome(fixed)) return fixed
+        }
         if (config.helper !== undefined && config.helper !== "") {
           const found = yield* runHelper(config.helper, serverAddress(domain), helperTimeout)
           if (Option.isSome(found)) return found
@@ -176,3 +190,46 @@ export const layer = (config: CredentialsConfig): Layer.Layer<Credentials> => La
 
 /** No credentials at all: every registry is accessed anonymously. */
 export const layerAnonymous: Layer.Layer<Credentials> = layer({})
+
+/**
+ * Where the credential for `domain` would come from, in the order they are consulted, without running a helper
+ * and without any secret: e.g. "the task's auth block if it has one, else docker-credential-ecr-login".
+ */
+export const describeSources = (
+  config: CredentialsConfig,
+  domain: string,
+  options?: LookupOptions
+): Effect.Effect<string> =>
+  Effect.gen(function*() {
+    const sources: Array<string> = []
+    if (options?.staticAuth !== false) {
+      sources.push("the task's auth block if it has one")
+      if (config.auth !== undefined) {
+        sources.push("the driver's auth block")
+        return sources.join(", else ")
+      }
+    }
+    if (config.helper !== undefined && config.helper !== "") {
+      sources.push(`credential helper docker-credential-${config.helper} (asked for ${serverAddress(domain)})`)
+    }
+    const path = config.dockerConfigPath
+    if (path !== undefined && path !== "") {
+      const parsed = yield* Effect.either(readDockerConfig(path))
+      if (parsed._tag === "Left") {
+        sources.push(`Docker config ${path}, which cannot be used: ${parsed.left.message}`)
+      } else if (Option.isNone(parsed.right)) {
+        sources.push(`Docker config ${path} (does not exist)`)
+      } else {
+        const found = dockerConfigSources(parsed.right.value, domain)
+        if (found.length === 0) sources.push(`Docker config ${path} (nothing for ${domain})`)
+        for (const source of found) {
+          sources.push(
+            source._tag === "Helper" ?
+              `docker-credential-${source.helper} (from ${path})` :
+              `the auths entry ${JSON.stringify(source.key)} of ${path}`
+          )
+        }
+      }
+    }
+    return sources.length === 0 ? "none: anonymous" : `${sources.join(", else ")}, else anonymous`
+  })

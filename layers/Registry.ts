@@ -1,29 +1,48 @@
 /**
  * Registry service: a Docker registry HTTP API v2 client for pulls — resolve a reference to a descriptor, fetch
  * manifests (digest-verified bytes) and stream blobs (digest- and size-verified as they flow), with anonymous,
- * Bearer-token and Basic authentication, hand-followed redirects and plain HTTP for loopback/insecure hosts.
+ * Bearer-token and Basic authentication, hand-followed redirects, and the hosts containerd's `hosts.toml` files
+ * describe: mirrors tried in order before the registry's server, each with its own CAs, client certificates,
+ * `skip_verify` and headers (layers/registry/hostsDir.ts, src/image/RegistryHosts.ts). Loopback registries and
+ * `insecure_registries` are plain HTTP when nothing else is configured for them.
+ *
+ * Credentials go only where they are meant for: the `auth` blocks to the registry's own server (and its token
+ * service), a mirror only what config.json or a helper holds for the mirror's own name; never to a redirect
+ * target on another host, and never in cleartext but to loopback or configured plain-HTTP hosts.
  *
  * Built on node:http/https so redirects, Authorization forwarding, CAs and socket teardown are under our control.
  * Interrupting any returned effect or stream (e.g. the pull's timeout, or `Effect.runPromise(…, { signal })`)
  * destroys its sockets.
  */
-import { readFileSync } from "node:fs"
 import * as http from "node:http"
 import * as https from "node:https"
-import * as tls from "node:tls"
-import { Clock, Context, Duration, Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Option, Redacted, type Scope, Stream } from "effect"
 import { Credentials } from "./Credentials.js"
+import * as Authorizations from "./registry/authorizations.js"
+import type { Authorization } from "./registry/authorizations.js"
+import { downEarlier, markDown, reportHostFailure } from "./registry/hostFailures.js"
+import { loadNamespaceHosts } from "./registry/hostsDir.js"
 import { pipeBody } from "./registry/pipeBody.js"
+import * as TlsAgents from "./registry/tlsAgents.js"
 import { type Credential, fingerprint, staticCredential, type UserPassword } from "../src/image/Credentials.js"
 import * as Digest from "../src/image/Digest.js"
 import * as Manifest from "../src/image/Manifest.js"
 import type { Reference } from "../src/image/Reference.js"
-import * as ByteSource from "../src/stream/ByteSource.js"
 import {
-  baseUrl,
+  allHostsFailed,
+  apiUrl,
+  baseUrlOf,
+  type Capability,
+  hasCapability,
+  type HostAttempt,
+  hostFailedWarning,
+  hostsFileFor,
+  type NamespaceHosts,
+  noHostCan,
+  type RegistryHost
+} from "../src/image/RegistryHosts.js"
+import {
   type Challenge,
-  endpointFor,
-  type Endpoint,
   failureFor,
   isListedInsecure,
   isLoopback,
@@ -43,12 +62,27 @@ import {
   transportFailure,
   unauthorized
 } from "../src/image/RegistryProtocol.js"
+import {
+  isPlainHttpToHttps,
+  isTlsFailureCode,
+  showsPeerCertificate,
+  speaksHttpsMessage,
+  tlsFailureMessage
+} from "../src/image/TlsFailure.js"
+import * as ByteSource from "../src/stream/ByteSource.js"
 
 export { isRecoverable, RegistryError, type RegistryErrorReason } from "../src/image/RegistryProtocol.js"
+export { withHostFailures } from "./registry/hostFailures.js"
+export { SYSTEM_CA_FILES } from "./registry/tlsAgents.js"
 
 export interface RegistryConfig {
   /** Registries reached over plain HTTP besides loopback ones: `host`, `host:port` or an IPv4 CIDR. */
   readonly insecureRegistries?: ReadonlyArray<string> | undefined
+  /**
+   * containerd's hosts directory (`/etc/containerd/certs.d` for the driver): `<host>/hosts.toml` per registry,
+   * `_default` for the others. None: every registry is its default server.
+   */
+  readonly hostsDir?: string | undefined
   readonly userAgent?: string | undefined
   /** Bound on waiting for a response's headers (default 30 s). */
   readonly requestTimeout?: Duration.DurationInput | undefined
@@ -60,7 +94,7 @@ export interface RegistryConfig {
 }
 
 export interface RequestOptions {
-  /** The task's own `auth` block; wins over the driver-level credential sources. */
+  /** The task's own `auth` block; wins over the driver-level credential sources (for the registry's server). */
   readonly auth?: UserPassword | undefined
 }
 
@@ -73,6 +107,10 @@ export interface BlobOptions extends RequestOptions {
   readonly verifyDigest?: boolean | undefined
 }
 
+/**
+ * The pull-side API. A failing mirror is told to the pull through `withHostFailures` (exported beside the layer):
+ * the ImageStore wraps each pull in it so those messages join the pull's warnings.
+ */
 export class Registry extends Context.Tag("containerd-driver/Registry")<Registry, {
   /** Resolves a tag (or digest) reference to the root descriptor (index or manifest). */
   readonly resolve: (
@@ -106,14 +144,6 @@ export class Registry extends Context.Tag("containerd-driver/Registry")<Registry
   ) => ByteSource.ByteSource<RegistryError>
 }>() {}
 
-/** Common CA bundle locations (Debian/Ubuntu, RHEL/Fedora, openSUSE, Alpine). */
-export const SYSTEM_CA_FILES: ReadonlyArray<string> = [
-  "/etc/ssl/certs/ca-certificates.crt",
-  "/etc/pki/tls/certs/ca-bundle.crt",
-  "/etc/ssl/ca-bundle.pem",
-  "/etc/ssl/cert.pem"
-]
-
 const ERROR_BODY_LIMIT = 64 * 1024
 const TOKEN_BODY_LIMIT = 1024 * 1024
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
@@ -128,18 +158,19 @@ interface Response {
   readonly url: URL
 }
 
+/** One host of the namespace, as one operation uses it. */
 interface Target {
   readonly ref: Reference
-  readonly endpoint: Endpoint
+  readonly namespace: NamespaceHosts
+  readonly host: RegistryHost
+  /** The host's API root (`scheme://host/v2`): its origin is where Authorization and `[header]` go. */
   readonly base: URL
+  /** The pool for HTTPS with the host's TLS settings (also for its redirects and its token service). */
+  readonly agent: https.Agent
+  /** The task's `auth`, when the host may get it (the namespace's server). */
   readonly taskAuth: UserPassword | undefined
-  /** Token cache key: registry host, pull scope, and which credentials obtained it. */
+  /** Authorization cache key: host, pull scope, and which credentials obtained it. */
   readonly cacheKey: string
-}
-
-interface CachedAuthorization {
-  readonly header: Redacted.Redacted<string>
-  readonly expiresAt: number
 }
 
 /** Checks only the size (as Digest.verifier does), for content whose digest the consumer checks. */
@@ -153,15 +184,6 @@ const sizeVerifier = (expectedSize: number): Pick<Digest.Verifier, "update" | "f
     finish: () => (seen === expectedSize ? { _tag: "Match" } : { _tag: "SizeMismatch", expected: expectedSize, actual: seen })
   }
 }
-
-const loadCaBundles = (files: ReadonlyArray<string>): ReadonlyArray<string> =>
-  files.flatMap((file) => {
-    try {
-      return [readFileSync(file, "utf8")]
-    } catch {
-      return []
-    }
-  })
 
 const headerValue = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
   typeof value === "string" ? value : value?.[0]
@@ -187,42 +209,46 @@ export const make = (
   Effect.gen(function*() {
     const credentials = yield* Credentials
     const insecureRegistries = config.insecureRegistries ?? []
+    const hostsDir = config.hostsDir === "" ? undefined : config.hostsDir
     const userAgent = config.userAgent ?? "containerd-driver/0.1.0"
     const requestTimeout = Duration.decode(config.requestTimeout ?? Duration.seconds(30))
     const idleTimeout = Duration.decode(config.idleTimeout ?? Duration.seconds(60))
     const maxRedirects = config.maxRedirects ?? 10
 
-    const extraCas = loadCaBundles(config.caFiles ?? SYSTEM_CA_FILES)
+    const agents = yield* TlsAgents.make(config.caFiles ?? TlsAgents.SYSTEM_CA_FILES)
     const httpAgent = yield* Effect.acquireRelease(
       Effect.sync(() => new http.Agent({ keepAlive: true })),
       (agent) => Effect.sync(() => agent.destroy())
     )
-    const httpsAgent = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new https.Agent({
-          keepAlive: true,
-          ...(extraCas.length > 0 ? { ca: [...tls.rootCertificates, ...extraCas] } : {})
-        })
-      ),
-      (agent) => Effect.sync(() => agent.destroy())
-    )
-
-    const authorizations = new Map<string, CachedAuthorization>()
-    const remember = (key: string, entry: CachedAuthorization, now: number) => {
-      // Entries are keyed by host, repository and credential: drop expired ones so the map stays small.
-      if (authorizations.size >= 256) {
-        for (const [other, cached] of authorizations) if (now >= cached.expiresAt) authorizations.delete(other)
-      }
-      authorizations.set(key, entry)
-    }
+    const authorizations = yield* Authorizations.make
 
     // --- one HTTP exchange ---------------------------------------------------------------------------------
 
+    /** A failed TLS handshake, explained with the certificate the host showed and the setting that fixes it. */
+    const tlsFailure = (target: Target, url: URL, code: string, detail: string, subject: string) =>
+      Effect.gen(function*() {
+        const peer = showsPeerCertificate(code) ? yield* TlsAgents.peerCertificate(url.host) : Option.none()
+        const hostsFile = hostsFileOf(target)
+        return new RegistryError({
+          reason: "Protocol",
+          message: tlsFailureMessage({
+            host: url.host,
+            subject,
+            code,
+            detail,
+            peer: Option.getOrUndefined(peer),
+            hostsFile,
+            clientCertificateConfigured: target.host.tls.clientPairs.length > 0
+          })
+        })
+      })
+
     /** Sends one request; the response lives until the enclosing scope closes (then its socket is freed). */
     const exchange = (
+      target: Target,
       url: URL,
       method: "GET" | "HEAD" | "POST",
-      headers: Record<string, string>,
+      headers: Record<string, string | ReadonlyArray<string>>,
       subject: string,
       body?: string
     ): Effect.Effect<Response, RegistryError, Scope.Scope> =>
@@ -236,8 +262,8 @@ export const make = (
             try: () =>
               (isHttps ? https : http).request(url, {
                 method,
-                headers: { "user-agent": userAgent, ...headers },
-                agent: isHttps ? httpsAgent : httpAgent
+                headers: { "user-agent": userAgent, ...headers } as http.OutgoingHttpHeaders,
+                agent: isHttps ? target.agent : httpAgent
               }),
             catch: (cause) =>
               new RegistryError({
@@ -254,18 +280,20 @@ export const make = (
               else if (!state.response.complete) state.response.destroy()
             })
         )
-        const response = yield* Effect.async<http.IncomingMessage, RegistryError>((resume) => {
+        const answer = yield* Effect.async<
+          Either.Either<http.IncomingMessage, { readonly code: string | undefined; readonly message: string }>
+        >((resume) => {
           let settled = false
           request.on("error", (error: NodeJS.ErrnoException) => {
             if (settled) return
             settled = true
-            resume(Effect.fail(transportFailure(error.code, error.message, url.host, subject)))
+            resume(Effect.succeed(Either.left({ code: error.code, message: error.message })))
           })
           request.once("response", (response) => {
             state.response = response
             if (settled) return
             settled = true
-            resume(Effect.succeed(response))
+            resume(Effect.succeed(Either.right(response)))
           })
           request.end(body)
           return Effect.sync(() => request.destroy())
@@ -280,6 +308,12 @@ export const make = (
               })
           })
         )
+        if (Either.isLeft(answer)) {
+          const { code, message } = answer.left
+          if (isHttps && isTlsFailureCode(code)) return yield* Effect.flip(tlsFailure(target, url, code, message, subject))
+          return yield* transportFailure(code, message, url.host, subject)
+        }
+        const response = answer.right
         const distinct = response.headersDistinct["www-authenticate"] ?? []
         return {
           status: response.statusCode ?? 0,
@@ -357,18 +391,21 @@ export const make = (
       Effect.gen(function*() {
         let current = url
         for (let hop = 0;; hop++) {
-          const headers: Record<string, string> = { accept: acceptHeader(accept) }
+          const headers: Record<string, string | ReadonlyArray<string>> = {}
+          // The host's own headers (hosts.toml [header]) stay with the host, like its credentials.
+          if (current.origin === target.base.origin) for (const [name, values] of target.host.headers) headers[name] = values
+          headers["accept"] = acceptHeader(accept)
           if (Option.isSome(authorization) && mayForwardAuthorization(target.base, current)) {
             headers["authorization"] = Redacted.value(authorization.value)
           }
-          const response = yield* exchange(current, method, headers, subject)
+          const response = yield* exchange(target, current, method, headers, subject)
           const location = headerValue(response.headers.location)
           if (!REDIRECT_STATUSES.has(response.status) || location === undefined) return { response, url: current }
           yield* drain(response, subject)
           if (hop >= maxRedirects) {
             return yield* new RegistryError({
               reason: "Protocol",
-              message: `registry ${target.endpoint.host} redirected more than ${maxRedirects} times for ${subject}`
+              message: `registry ${target.host.host} redirected more than ${maxRedirects} times for ${subject}`
             })
           }
           try {
@@ -376,29 +413,34 @@ export const make = (
           } catch (cause) {
             return yield* new RegistryError({
               reason: "Protocol",
-              message: `registry ${target.endpoint.host} redirected to an invalid location for ${subject}`,
+              message: `registry ${target.host.host} redirected to an invalid location for ${subject}`,
               cause
             })
           }
           if (current.protocol !== "http:" && current.protocol !== "https:") {
             return yield* new RegistryError({
               reason: "Protocol",
-              message: `registry ${target.endpoint.host} redirected to a non-HTTP location for ${subject}`
+              message: `registry ${target.host.host} redirected to a non-HTTP location for ${subject}`
             })
           }
         }
       })
 
     const lookupCredential = (target: Target, subject: string) =>
-      credentials.lookup(target.ref.domain, target.taskAuth).pipe(
+      credentials.lookup(target.host.credentialKey, target.taskAuth, { staticAuth: target.host.staticAuth }).pipe(
         Effect.mapError((error) =>
           new RegistryError({
             reason: "Unauthorized",
-            message: `cannot obtain credentials for ${target.ref.domain} to pull ${subject}: ${error.message}`,
+            message: `cannot obtain credentials for ${target.host.credentialKey} to pull ${subject}: ${error.message}`,
             cause: error
           })
         )
       )
+
+    /** Credentials travel in cleartext only to this machine, `insecure_registries`, or hosts configured as http://. */
+    const mayReceiveCleartext = (target: Target, url: URL): boolean =>
+      url.protocol === "https:" || isLoopback(url.host) || isListedInsecure(url.host, insecureRegistries) ||
+      target.namespace.hosts.some((host) => host.scheme === "http" && host.host === url.host)
 
     const fetchToken = (
       target: Target,
@@ -413,22 +455,18 @@ export const make = (
             Effect.fail(
               new RegistryError({
                 reason: "Protocol",
-                message: `registry ${target.endpoint.host} sent a Bearer challenge without a usable realm ` +
+                message: `registry ${target.host.host} sent a Bearer challenge without a usable realm ` +
                   `while pulling ${subject}`
               })
             ),
           onSome: Effect.succeed
         })
-        // Credentials travel in cleartext over plain HTTP: only to this machine or to a host the operator listed.
-        if (
-          Option.isSome(credential) && url.protocol === "http:" && !isLoopback(url.host) &&
-          !isListedInsecure(url.host, insecureRegistries)
-        ) {
+        if (Option.isSome(credential) && !mayReceiveCleartext(target, url)) {
           return yield* new RegistryError({
             reason: "Protocol",
-            message: `registry ${target.endpoint.host} sent a token realm over plain HTTP (${url.host}); ` +
-              "credentials are sent in cleartext only to loopback hosts and hosts listed in insecure_registries, " +
-              `not there (pulling ${subject})`
+            message: `registry ${target.host.host} sent a token realm over plain HTTP (${url.host}); ` +
+              "credentials are sent in cleartext only to loopback hosts, hosts listed in insecure_registries and " +
+              `hosts configured as http:// in hosts.toml, not there (pulling ${subject})`
           })
         }
         let response: Response
@@ -444,7 +482,7 @@ export const make = (
           if (service !== undefined) form.set("service", service)
           const postUrl = new URL(url)
           postUrl.search = ""
-          response = yield* exchange(postUrl, "POST", {
+          response = yield* exchange(target, postUrl, "POST", {
             "content-type": "application/x-www-form-urlencoded",
             accept: "application/json"
           }, subject, form.toString())
@@ -453,7 +491,7 @@ export const make = (
           if (Option.isSome(credential) && credential.value._tag === "Basic") {
             headers["authorization"] = Redacted.value(basicHeader(credential.value.username, credential.value.password))
           }
-          response = yield* exchange(url, "GET", headers, subject)
+          response = yield* exchange(target, url, "GET", headers, subject)
         }
         const { bytes } = yield* readBody(response, TOKEN_BODY_LIMIT, subject)
         if (response.status === 200) {
@@ -461,7 +499,7 @@ export const make = (
           if (parsed._tag === "Left") {
             return yield* new RegistryError({
               reason: "Protocol",
-              message: `token service ${url.host} for ${target.endpoint.host}: ${parsed.left} (pulling ${subject})`
+              message: `token service ${url.host} for ${target.host.host}: ${parsed.left} (pulling ${subject})`
             })
           }
           return parsed.right
@@ -473,45 +511,46 @@ export const make = (
         })
       }))
 
-    /** Answers a 401: obtains a Bearer token or Basic header for the target and caches it. */
+    /** A Bearer token for the target from the token service the challenge names. */
+    const bearerAuthorization = (target: Target, challenge: Challenge, subject: string) =>
+      Effect.gen(function*() {
+        const credential = yield* lookupCredential(target, subject)
+        const token = yield* fetchToken(target, challenge, credential, subject)
+        const receivedAt = yield* Clock.currentTimeMillis
+        return {
+          header: Redacted.make(`Bearer ${token.token}`),
+          expiresAt: tokenExpiresAt(receivedAt, token.expiresInSeconds),
+          challenge
+        } satisfies Authorization
+      })
+
+    /** Answers a 401: a Bearer token, or a Basic header when the registry asks for Basic and credentials exist. */
     const authenticate = (
       target: Target,
       challenges: ReadonlyArray<Challenge>,
       subject: string,
       errorBody: Option.Option<RegistryErrorBody>
-    ) =>
+    ): Effect.Effect<Authorization, RegistryError> =>
       Effect.gen(function*() {
         const bearer = challenges.find((challenge) => challenge.scheme === "bearer")
+        if (bearer !== undefined) return yield* bearerAuthorization(target, bearer, subject)
         const basic = challenges.find((challenge) => challenge.scheme === "basic")
-        if (bearer === undefined && basic === undefined) return yield* unauthorized(subject, errorBody)
+        if (basic === undefined) return yield* unauthorized(subject, errorBody)
         const credential = yield* lookupCredential(target, subject)
-        const now = yield* Clock.currentTimeMillis
-        if (bearer !== undefined) {
-          const token = yield* fetchToken(target, bearer, credential, subject)
-          const header = Redacted.make(`Bearer ${token.token}`)
-          remember(target.cacheKey, { header, expiresAt: tokenExpiresAt(now, token.expiresInSeconds) }, now)
-          return header
-        }
         if (Option.isSome(credential) && credential.value._tag === "Basic") {
-          const header = basicHeader(credential.value.username, credential.value.password)
-          remember(target.cacheKey, { header, expiresAt: Number.POSITIVE_INFINITY }, now)
-          return header
+          return {
+            header: basicHeader(credential.value.username, credential.value.password),
+            expiresAt: Number.POSITIVE_INFINITY,
+            challenge: undefined
+          }
         }
         return yield* unauthorized(subject, errorBody)
       })
 
-    const cachedAuthorization = (target: Target) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        const entry = authorizations.get(target.cacheKey)
-        if (entry === undefined) return Option.none<Redacted.Redacted<string>>()
-        if (now >= entry.expiresAt) {
-          authorizations.delete(target.cacheKey)
-          return Option.none<Redacted.Redacted<string>>()
-        }
-        return Option.some(entry.header)
-      })
-
-    /** An authenticated request: cached authorization first; on 401 authenticate once and retry. */
+    /**
+     * An authenticated request: the current authorization first (renewed before the request when it ran out); on
+     * a 401, a new one once — with the challenge the 401 brings — and the request again.
+     */
     const send = (
       target: Target,
       method: "GET" | "HEAD",
@@ -520,7 +559,10 @@ export const make = (
       subject: string
     ): Effect.Effect<Response, RegistryError, Scope.Scope> =>
       Effect.gen(function*() {
-        let authorization = yield* cachedAuthorization(target)
+        let authorization = yield* authorizations.current(
+          target.cacheKey,
+          (challenge) => bearerAuthorization(target, challenge, subject)
+        )
         let challenged = false
         for (;;) {
           const { response, url: answeredBy } = yield* followRedirects(target, method, url, accept, authorization, subject)
@@ -529,37 +571,110 @@ export const make = (
           // A 401 from where a redirect led (e.g. blob storage) must not get the registry's credentials.
           if (challenged || answeredBy.origin !== target.base.origin) return yield* unauthorized(subject, errorBody)
           challenged = true
-          authorizations.delete(target.cacheKey)
+          const challenges = parseChallenges(response.wwwAuthenticate)
           authorization = Option.some(
-            yield* authenticate(target, parseChallenges(response.wwwAuthenticate), subject, errorBody)
+            yield* authorizations.replace(target.cacheKey, authorization, authenticate(target, challenges, subject, errorBody))
           )
         }
       })
 
-    // --- API -----------------------------------------------------------------------------------------------
+    // --- hosts ---------------------------------------------------------------------------------------------
 
-    const targetFor = (ref: Reference, options: RequestOptions | undefined): Effect.Effect<Target, RegistryError> =>
+    const targetFor = (
+      ref: Reference,
+      namespace: NamespaceHosts,
+      host: RegistryHost,
+      options: RequestOptions | undefined
+    ): Effect.Effect<Target, RegistryError> =>
       Effect.gen(function*() {
-        const endpoint = endpointFor(ref.domain, insecureRegistries)
-        const taskCredential = staticCredential(options?.auth, undefined)
+        const taskAuth = host.staticAuth ? options?.auth : undefined
+        const taskCredential = staticCredential(taskAuth, undefined)
         const credentialKey = Option.match(taskCredential, { onNone: () => "driver", onSome: fingerprint })
         // Reference.parse admits only hosts a URL can hold; this guards references built by other means.
         const base = yield* Effect.try({
-          try: () => new URL(baseUrl(endpoint)),
+          try: () => new URL(baseUrlOf(host)),
           catch: (cause) =>
-            new RegistryError({ reason: "Protocol", message: `${JSON.stringify(endpoint.host)} is not a usable registry host`, cause })
+            new RegistryError({ reason: "Protocol", message: `${JSON.stringify(host.host)} is not a usable registry host`, cause })
         })
-        return { ref, endpoint, base, taskAuth: options?.auth, cacheKey: `${endpoint.host}\n${ref.pullScope}\n${credentialKey}` }
+        const agent = yield* agents.agentFor(host.tls, host.host)
+        return {
+          ref,
+          namespace,
+          host,
+          base,
+          agent,
+          taskAuth,
+          cacheKey: `${baseUrlOf(host)}\n${ref.pullScope}\n${credentialKey}`
+        }
       })
 
-    const apiUrl = (target: Target, kind: "manifests" | "blobs", object: string) =>
-      new URL(`/v2/${target.ref.path}/${kind}/${object}`, target.base)
+    /**
+     * Runs `attempt` against the namespace's hosts that have `capability`, in order, until one succeeds. A mirror
+     * that fails is reported to the pull and the next host is tried (one that could not be reached is skipped for
+     * the rest of the pull); when the last host fails too, the error names every host tried.
+     */
+    const acrossHosts = <A>(
+      ref: Reference,
+      capabilities: ReadonlyArray<Capability>,
+      options: RequestOptions | undefined,
+      subject: string,
+      attempt: (target: Target) => Effect.Effect<A, RegistryError, Scope.Scope>
+    ): Effect.Effect<A, RegistryError, Scope.Scope> =>
+      Effect.gen(function*() {
+        const namespace = yield* loadNamespaceHosts(hostsDir, ref.domain, insecureRegistries)
+        const hosts = namespace.hosts.filter((host) => capabilities.every((capability) => hasCapability(host, capability)))
+        if (hosts.length === 0) return yield* noHostCan(namespace, capabilities, subject)
+        const attempts: Array<HostAttempt> = []
+        for (const [index, host] of hosts.entries()) {
+          const last = index === hosts.length - 1
+          const key = baseUrlOf(host)
+          const earlier = last ? Option.none() : yield* downEarlier(key)
+          if (Option.isSome(earlier)) {
+            attempts.push({ host, error: earlier.value, skipped: true })
+            continue
+          }
+          const result = yield* Effect.either(Effect.flatMap(targetFor(ref, namespace, host, options), attempt))
+          if (Either.isRight(result)) return result.right
+          const error = result.left
+          attempts.push({ host, error, skipped: false })
+          if (last) return yield* (attempts.length === 1 ? Effect.fail(error) : Effect.fail(allHostsFailed(ref.domain, subject, attempts)))
+          if (error.reason === "Unreachable" || error.reason === "Timeout") yield* markDown(key, error)
+          yield* reportHostFailure(key, hostFailedWarning(ref.domain, subject, host, error, hosts[index + 1]!))
+        }
+        return yield* Effect.die("unreachable: the last host returns or fails")
+      })
 
-    const failWith = (response: Response, subject: string, kind: "manifest" | "blob") =>
-      Effect.flatMap(
-        readErrorBody(response, subject),
-        (body) => Effect.fail(failureFor(response.status, body, { subject, host: response.url.host, kind }))
-      )
+    // --- API -----------------------------------------------------------------------------------------------
+
+    const manifestUrl = (target: Target, object: string) =>
+      apiUrl(target.host, target.ref.domain, target.ref.path, `manifests/${object}`)
+
+    /** The hosts.toml that configures the target's namespace (or would), for messages. */
+    const hostsFileOf = (target: Target): string | undefined =>
+      hostsDir === undefined ?
+        undefined :
+        target.namespace.source._tag === "HostsFile" ?
+        target.namespace.source.file :
+        hostsFileFor(hostsDir, target.namespace.domain)
+
+    /** The error for a non-success answer, from its status and error body. */
+    const responseFailure = (target: Target, response: Response, subject: string, kind: "manifest" | "blob") =>
+      Effect.gen(function*() {
+        const text = yield* readBody(response, ERROR_BODY_LIMIT, subject).pipe(
+          Effect.map(({ bytes }) => bytes.toString("utf8")),
+          Effect.orElseSucceed(() => "")
+        )
+        if (response.url.protocol === "http:" && isPlainHttpToHttps(response.status, text)) {
+          return new RegistryError({
+            reason: "Protocol",
+            message: speaksHttpsMessage({ host: response.url.host, subject, hostsFile: hostsFileOf(target) })
+          })
+        }
+        return failureFor(response.status, parseErrorBody(text), { subject, host: response.url.host, kind })
+      })
+
+    const failWith = (target: Target, response: Response, subject: string, kind: "manifest" | "blob") =>
+      Effect.flatMap(responseFailure(target, response, subject, kind), Effect.fail)
 
     const expectDigest = (descriptor: Manifest.Descriptor, subject: string) =>
       Option.match(Digest.parse(descriptor.digest), {
@@ -608,17 +723,18 @@ export const make = (
     /** Whether the registry says the repository itself is unknown (tags/list → NAME_UNKNOWN). */
     const repositoryMissing = (target: Target, subject: string): Effect.Effect<boolean> =>
       Effect.scoped(Effect.gen(function*() {
-        const url = new URL(`/v2/${target.ref.path}/tags/list?n=1`, target.base)
+        const url = apiUrl(target.host, target.ref.domain, target.ref.path, "tags/list")
+        url.searchParams.set("n", "1")
         const response = yield* send(target, "GET", url, ["application/json"], subject)
         const body = yield* readErrorBody(response, subject)
         return response.status === 404 && Option.getOrUndefined(body)?.code === "NAME_UNKNOWN"
       })).pipe(Effect.orElseSucceed(() => false))
 
-    const resolve = (ref: Reference, options?: RequestOptions) =>
-      Effect.scoped(Effect.gen(function*() {
-        const target = yield* targetFor(ref, options)
-        const subject = ref.normalized
-        const url = apiUrl(target, "manifests", ref.object)
+    /** Resolution on one host. */
+    const resolveOn = (target: Target, subject: string) =>
+      Effect.gen(function*() {
+        const ref = target.ref
+        const url = manifestUrl(target, ref.object)
         const head = yield* send(target, "HEAD", url, Manifest.resolveAccept, subject)
         yield* drain(head, subject)
         if (head.status === 200) {
@@ -643,8 +759,7 @@ export const make = (
         }
         const get = yield* send(target, "GET", url, Manifest.resolveAccept, subject)
         if (get.status !== 200) {
-          const body = yield* readErrorBody(get, subject)
-          const failure = failureFor(get.status, body, { subject, host: get.url.host, kind: "manifest" })
+          const failure = yield* responseFailure(target, get, subject, "manifest")
           // Some registries (distribution 2.x) answer MANIFEST_UNKNOWN for a missing repository too.
           if (failure.reason === "ManifestUnknown" && (yield* repositoryMissing(target, subject))) {
             return yield* repositoryNotFound(subject, get.url.host)
@@ -672,11 +787,18 @@ export const make = (
           return { mediaType, digest: ref.digest, size: bytes.length } satisfies Manifest.Descriptor
         }
         return { mediaType, digest: Digest.of(bytes), size: bytes.length } satisfies Manifest.Descriptor
-      })).pipe(Effect.withSpan("Registry.resolve", { attributes: { ref: ref.normalized } }))
+      })
+
+    // As containerd: a tag only from hosts trusted to resolve; a digest from any that serves content (it is checked).
+    const resolve = (ref: Reference, options?: RequestOptions) =>
+      Effect.scoped(
+        acrossHosts(ref, ref.digest === undefined ? ["pull", "resolve"] : ["pull"], options, ref.normalized, (target) =>
+          resolveOn(target, ref.normalized))
+      )
+        .pipe(Effect.withSpan("Registry.resolve", { attributes: { ref: ref.normalized } }))
 
     const fetchManifest = (ref: Reference, descriptor: Manifest.Descriptor, options?: RequestOptions) =>
       Effect.scoped(Effect.gen(function*() {
-        const target = yield* targetFor(ref, options)
         const subject = `${ref.name}@${descriptor.digest}`
         const expected = yield* expectDigest(descriptor, subject)
         if (descriptor.size > Manifest.MAX_MANIFEST_BYTES) {
@@ -685,28 +807,35 @@ export const make = (
             message: `the manifest ${subject} is larger than ${Manifest.MAX_MANIFEST_BYTES} bytes`
           })
         }
-        const url = apiUrl(target, "manifests", descriptor.digest)
-        const response = yield* send(target, "GET", url, [descriptor.mediaType, "*/*"], subject)
-        if (response.status !== 200) return yield* failWith(response, subject, "manifest")
-        const announced = contentLength(response.headers)
-        if (announced !== undefined && announced !== descriptor.size) return yield* announcedMismatch(announced, descriptor, subject)
-        const { bytes } = yield* readBody(response, descriptor.size + 1, subject)
-        const verdict = Digest.verify(bytes, expected, descriptor.size)
-        if (verdict._tag !== "Match") return yield* mismatch(verdict, subject)
-        return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+        return yield* acrossHosts(ref, ["pull"], options, subject, (target) =>
+          Effect.gen(function*() {
+            const url = manifestUrl(target, descriptor.digest)
+            const response = yield* send(target, "GET", url, [descriptor.mediaType, "*/*"], subject)
+            if (response.status !== 200) return yield* failWith(target, response, subject, "manifest")
+            const announced = contentLength(response.headers)
+            if (announced !== undefined && announced !== descriptor.size) return yield* announcedMismatch(announced, descriptor, subject)
+            const { bytes } = yield* readBody(response, descriptor.size + 1, subject)
+            const verdict = Digest.verify(bytes, expected, descriptor.size)
+            if (verdict._tag !== "Match") return yield* mismatch(verdict, subject)
+            return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+          }))
       })).pipe(Effect.withSpan("Registry.fetchManifest", { attributes: { digest: descriptor.digest } }))
 
     const blobSource = (ref: Reference, descriptor: Manifest.Descriptor, options?: BlobOptions) =>
       ByteSource.make((sink) =>
         Effect.scoped(Effect.gen(function*() {
-          const target = yield* targetFor(ref, options)
           const subject = `${ref.name}@${descriptor.digest}`
           const expected = yield* expectDigest(descriptor, subject)
-          const url = apiUrl(target, "blobs", descriptor.digest)
-          const response = yield* send(target, "GET", url, [descriptor.mediaType, "*/*"], subject)
-          if (response.status !== 200) return yield* failWith(response, subject, "blob")
-          const announced = contentLength(response.headers)
-          if (announced !== undefined && announced !== descriptor.size) return yield* announcedMismatch(announced, descriptor, subject)
+          // Another host is tried only until the body starts: bytes given to the sink cannot be taken back.
+          const response = yield* acrossHosts(ref, ["pull"], options, subject, (target) =>
+            Effect.gen(function*() {
+              const url = apiUrl(target.host, ref.domain, ref.path, `blobs/${descriptor.digest}`)
+              const response = yield* send(target, "GET", url, [descriptor.mediaType, "*/*"], subject)
+              if (response.status !== 200) return yield* failWith(target, response, subject, "blob")
+              const announced = contentLength(response.headers)
+              if (announced !== undefined && announced !== descriptor.size) return yield* announcedMismatch(announced, descriptor, subject)
+              return response
+            }))
           const verifier = options?.verifyDigest === false ? sizeVerifier(descriptor.size) : Digest.verifier(expected, descriptor.size)
           const host = response.url.host
           yield* pipeBody(response.body, sink, {

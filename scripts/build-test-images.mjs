@@ -320,6 +320,13 @@ function buildPlan(store, busyboxPath) {
     layers: [base],
     history: busyboxHistory
   })
+  // Docker Hub's name for it: docker.io/library/busybox resolves here through a hosts.toml mirror entry.
+  single("anon", "library/busybox", "oci", {
+    platform: hostPlatform,
+    config: busyboxConfig,
+    layers: [base],
+    history: busyboxHistory
+  })
 
   const added = dataAddLayer(store)
   const changed = dataChangeLayer(store)

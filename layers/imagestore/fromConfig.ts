@@ -1,7 +1,7 @@
 /**
  * How the plugin options and a task's options become image-store settings, in one place so the plugin and the
  * `pull` command build the same thing: the driver's `auth` block (username/password, Docker config.json path,
- * credential helper) and `insecure_registries` configure the Registry and Credentials layers; the task's
+ * credential helper), `hosts_dir` and `insecure_registries` configure the Registry and Credentials layers; the task's
  * `auth`, `force_pull` and `image_pull_timeout` are options of each pull.
  */
 import { Layer, Redacted } from "effect"
@@ -25,9 +25,15 @@ export const credentialsConfig = (config: DriverConfig): Credentials.Credentials
   dockerConfigPath: config.auth?.config
 })
 
-/** Registry client with the driver's credential sources and insecure registries. */
+/** The Registry client's settings: the hosts dir (hosts.toml) and the insecure registries. */
+export const registryConfig = (config: DriverConfig): Registry.RegistryConfig => ({
+  insecureRegistries: config.insecure_registries,
+  hostsDir: config.hosts_dir
+})
+
+/** Registry client with the driver's credential sources, hosts dir and insecure registries. */
 export const registryLayer = (config: DriverConfig): Layer.Layer<Registry.Registry> =>
-  Registry.layer({ insecureRegistries: config.insecure_registries }).pipe(
+  Registry.layer(registryConfig(config)).pipe(
     Layer.provide(Credentials.layer(credentialsConfig(config)))
   )
 

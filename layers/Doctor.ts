@@ -12,12 +12,19 @@ import { loadActiveConfig } from "./CliConfig.js"
 import { probeContainerd } from "./Fingerprinter.js"
 import { findOnPath, nodeWarnings, shimBinary } from "./NodeChecks.js"
 import { pluginName, pluginVersion } from "../src/plugin/Version.js"
+import { policyTable } from "../src/policy/PolicyTable.js"
+import { hostsReport } from "./registry/hostsReport.js"
 
 export const program = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const configAt = args.indexOf("--config")
     if (configAt !== -1 && args[configAt + 1] === undefined) {
       process.stderr.write("--config needs a file name\n")
+      return 2
+    }
+    const imageAt = args.indexOf("--image")
+    if (imageAt !== -1 && args[imageAt + 1] === undefined) {
+      process.stderr.write("--image needs an image reference\n")
       return 2
     }
     const decoded = yield* Effect.either(loadActiveConfig(configAt === -1 ? undefined : args[configAt + 1]))
@@ -52,7 +59,9 @@ export const program = (args: ReadonlyArray<string>) =>
         : []),
       `health:        ${FingerprintResponse_HealthState[report.health]}: ${report.healthDescription}` +
       (warnings.length === 0 ? "" : ` (${warnings.length} warning${warnings.length === 1 ? "" : "s"})`),
-      ...warnings.map((warning) => `warning:       ${warning}`)
+      ...warnings.map((warning) => `warning:       ${warning}`),
+      ...(imageAt === -1 ? [] : yield* hostsReport(config, args[imageAt + 1]!)),
+      ...policyTable(config).map((line, i) => `${i === 0 ? "policy:" : ""}`.padEnd(15) + line)
     ]
     process.stdout.write(lines.join("\n") + "\n")
     return report.health === FingerprintResponse_HealthState.HEALTHY ? 0 : 1

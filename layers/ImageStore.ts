@@ -18,7 +18,7 @@
  */
 import { Context, Deferred, Duration, Effect, Either, Fiber, FiberRef, Layer, Option, Schedule, type Scope } from "effect"
 import { Containerd, type ContainerdError, currentNamespace, inLease } from "./Containerd.js"
-import { Registry } from "./Registry.js"
+import { Registry, withHostFailures } from "./Registry.js"
 import { fingerprint, staticCredential, type UserPassword } from "../src/image/Credentials.js"
 import type { Image } from "../src/image/Image.js"
 import type { Descriptor } from "../src/image/Manifest.js"
@@ -91,6 +91,11 @@ export interface PullOptions {
    * is logged.
    */
   readonly onWarning?: ((message: string) => Effect.Effect<void>) | undefined
+  /**
+   * Labels added to the image record when this pull writes it (downloads the image or a moved tag), not when an
+   * image already present is used: how the image GC tells the images the driver pulled from the operator's.
+   */
+  readonly labels?: Readonly<Record<string, string>> | undefined
 }
 
 export class ImageStore extends Context.Tag("containerd-driver/ImageStore")<ImageStore, {
@@ -211,6 +216,18 @@ export const make = (
         return local
       })
 
+    const addRecordLabels = (image: Image, labels: Readonly<Record<string, string>>) =>
+      Object.keys(labels).length === 0 ?
+        Effect.void :
+        Effect.asVoid(containerd.images.update({
+          image: {
+            name: image.name,
+            labels: { ...labels },
+            target: { mediaType: image.target.mediaType, digest: image.target.digest, size: BigInt(image.target.size), annotations: {} }
+          },
+          updateMask: Object.keys(labels).map((key) => `labels.${key}`)
+        }))
+
     const runPull = (input: string, ref: Reference.Reference, pull: PullOptions, report: ProgressListener) =>
       Effect.gen(function*() {
         const progress = makeTracker(ref.normalized, progressInterval, report)
@@ -266,6 +283,7 @@ export const make = (
             progress
           }).pipe(inLease(lease.id))
         }))
+        yield* addRecordLabels(image, pull.labels ?? {})
         return { image, warnings: [] }
       }).pipe(
         containerdFailure("pull", input),
@@ -349,7 +367,7 @@ export const make = (
         const timeout = pullOptions.timeout === undefined ? undefined : Duration.decode(pullOptions.timeout)
         const { image, warnings } = yield* joinPull(
           key,
-          (report) => runPull(input, ref, pullOptions, report),
+          (report) => withHostFailures(runPull(input, ref, pullOptions, report)),
           pullOptions.onProgress,
           timeout,
           (last) => timedOut(input, ref.normalized, timeout ?? Duration.infinity, last)

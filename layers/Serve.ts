@@ -9,9 +9,11 @@ import { handshakeLine } from "../src/plugin/GoPlugin.js"
 import * as Exec from "./Exec.js"
 import * as Fingerprinter from "./Fingerprinter.js"
 import * as GrpcServer from "./GrpcServer.js"
+import * as ImageGc from "./ImageGc.js"
 import * as Network from "./Network.js"
 import * as NodeConfig from "./NodeConfig.js"
 import * as NomadRpc from "./NomadRpc.js"
+import * as Reaper from "./Reaper.js"
 import * as TaskEvents from "./TaskEvents.js"
 import * as Stats from "./Stats.js"
 import * as Tasks from "./Tasks.js"
@@ -23,10 +25,13 @@ export interface Options {
 }
 
 /** The driver's services, wired together. */
-export const driverLayer = (options: Omit<Options, "env"> = {}): Layer.Layer<NomadRpc.Services> => {
+export const driverLayer = (options: Omit<Options, "env"> = {}): Layer.Layer<NomadRpc.Services | ImageGc.ImageGc | Reaper.Reaper> => {
   const base = Layer.mergeAll(NodeConfig.layer(options.node), TaskEvents.layer, Network.layer)
-  const tasks = Tasks.layer.pipe(Layer.provideMerge(base))
-  return Layer.mergeAll(Fingerprinter.layer(options.fingerprint), Exec.layer, Stats.layer()).pipe(Layer.provideMerge(tasks))
+  const gc = ImageGc.layer.pipe(Layer.provideMerge(base))
+  const tasks = Tasks.layer.pipe(Layer.provideMerge(gc))
+  return Layer.mergeAll(Fingerprinter.layer(options.fingerprint), Exec.layer, Stats.layer(), Reaper.layer).pipe(
+    Layer.provideMerge(tasks)
+  )
 }
 
 export const program = (options: Options) =>

@@ -12,6 +12,7 @@ import {
   type TaskStatus
 } from "../src/gen/plugins/drivers/proto/driver.js"
 import type { ExitResult } from "../src/task/ExitResult.js"
+import { ImageGc } from "./ImageGc.js"
 import { Network } from "./Network.js"
 import { NodeConfig } from "./NodeConfig.js"
 import { TaskEvents } from "./TaskEvents.js"
@@ -64,7 +65,8 @@ export const make = Effect.gen(function*() {
     client: Effect.map(Effect.orDie(nodeConfig.node), (node) => node.containerd),
     store: yield* TaskStore.make,
     events: yield* TaskEvents,
-    network: yield* Network
+    network: yield* Network,
+    gc: yield* ImageGc
   }
 
   const wait = (id: string) =>
@@ -110,4 +112,4 @@ export const make = Effect.gen(function*() {
   })
 })
 
-export const layer: Layer.Layer<Tasks, never, NodeConfig | TaskEvents | Network> = Layer.scoped(Tasks, make)
+export const layer: Layer.Layer<Tasks, never, NodeConfig | TaskEvents | Network | ImageGc> = Layer.scoped(Tasks, make)

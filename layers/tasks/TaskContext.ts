@@ -1,9 +1,10 @@
 /**
  * What every task operation works with: the node's working set (containerd, images), the known tasks, the
- * task-event stream and the host-side networking. Assembled once by layers/Tasks.ts.
+ * task-event stream, the host-side networking and the image GC's counts. Assembled once by layers/Tasks.ts.
  */
 import type { Effect } from "effect"
 import type { ContainerdService } from "../Containerd.js"
+import type { ImageGc } from "../ImageGc.js"
 import type { Network } from "../Network.js"
 import type { Node } from "../NodeConfig.js"
 import type { TaskEvents } from "../TaskEvents.js"
@@ -18,4 +19,6 @@ export interface TaskContext {
   readonly store: TaskStore
   readonly events: TaskEvents["Type"]
   readonly network: Network["Type"]
+  /** Counts the tasks using each image, for the image GC. */
+  readonly gc: ImageGc["Type"]
 }

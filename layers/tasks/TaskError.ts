@@ -3,19 +3,22 @@
  * using the original driver's wording where it had one (`Error in creating container: ...`,
  * `Invalid signal: ...`, `cannot destroy running task`); `recoverable` is Nomad's RecoverableError: true when
  * starting again later may work (registry, network or containerd unavailable, pull timeout), false when it
- * cannot (invalid config, missing image, refused privileges).
+ * cannot (invalid config, missing image, what the operator's policy refuses).
  */
 import { Data } from "effect"
 import type { ContainerdError } from "../containerd/ContainerdError.js"
 import type { HostFactsError } from "../HostFacts.js"
 import type { ImageStoreError } from "../ImageStore.js"
 import type { SpecError } from "../../src/oci/SpecError.js"
+import type { PolicyError } from "../../src/policy/PolicyError.js"
 
 export type TaskErrorReason =
   /** SetConfig has not been called yet. */
   | "NotConfigured"
   /** The task's config cannot run: decoding or spec rules. */
   | "InvalidConfig"
+  /** The operator's policy (allow-lists, namespace_policy) refuses what the task asks for. */
+  | "Refused"
   | "AlreadyStarted"
   /** No task with this id is known to the driver. */
   | "UnknownTask"
@@ -51,8 +54,10 @@ export const fromContainerd = (what: string, error: ContainerdError): TaskError 
   taskError("Containerd", `${what}: ${error.message}`, containerdRecoverable(error), error)
 
 /** What task preparation failed with, kept in the driver's terms. */
-export const fromPrepare = (error: ImageStoreError | HostFactsError | SpecError): TaskError => {
+export const fromPrepare = (error: PolicyError | ImageStoreError | HostFactsError | SpecError): TaskError => {
   switch (error._tag) {
+    case "PolicyError":
+      return taskError("Refused", error.message, false, error)
     case "ImageStoreError":
       return taskError("Image", error.message, error.recoverable, error)
     case "HostFactsError":

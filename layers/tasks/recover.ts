@@ -76,6 +76,8 @@ export const recoverTask = (ctx: TaskContext, handle: TaskHandle): Effect.Effect
         )
       }
     }).pipe(inNamespace(state.namespace), retryWhileUnreachable)
+    // The counts of the image GC are rebuilt from the tasks recovered, so a restart frees no image in use.
+    if (state.image !== "") yield* ctx.gc.use(config.id, { namespace: state.namespace, name: state.image })
     yield* Effect.logInfo("task recovered").pipe(Effect.annotateLogs({ task_id: config.id, container: state.containerId }))
   }).pipe(Effect.withSpan("Tasks.recover", { attributes: { task: handle.config?.id ?? "" } }))
 

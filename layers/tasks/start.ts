@@ -1,8 +1,9 @@
 /**
- * StartTask: prepare the task (image, spec), then create its objects in containerd —
- * a snapshot of the image, the container, the task with Nomad's log FIFOs handed straight to the shim — watch for
- * the exit, and start the process synchronously. Every object is created with its undo: if any step fails, or the
- * call is interrupted, everything created so far is removed (container, snapshot, lease, generated files).
+ * StartTask: count the task as a user of its image (the image GC), prepare it (policy, image, spec), then create
+ * its objects in containerd — a snapshot of the image, the container, the task with Nomad's log FIFOs handed
+ * straight to the shim — watch for the exit, and start the process synchronously. Every object is created with its
+ * undo: if any step fails, or the call is interrupted, everything created so far is removed (container, snapshot,
+ * lease, generated files), and the task no longer counts for its image.
  */
 import { Clock, Effect, Either, Exit } from "effect"
 import * as fs from "node:fs/promises"
@@ -19,8 +20,16 @@ import {
 import { encodeJson } from "../../src/oci/SpecJson.js"
 import { type DriverState, encodeDriverState } from "../../src/task/DriverState.js"
 import { nomadTaskFromProto } from "../../src/task/NomadTask.js"
-import { containerId, containerLabels, generatedDir, generatedDirLabel, snapshotKey } from "../../src/task/TaskIdentity.js"
+import {
+  containerId,
+  containerLabels,
+  generatedDir,
+  generatedDirLabel,
+  leaseContainerLabel,
+  snapshotKey
+} from "../../src/task/TaskIdentity.js"
 import { type ContainerdError, inLease, inNamespace } from "../Containerd.js"
+import { imageRecordName, pulledForTask } from "../ImageGc.js"
 import { describeProgress, type PullProgress } from "../ImageStore.js"
 import type { Node } from "../NodeConfig.js"
 import { watchExit } from "./exitWatcher.js"
@@ -33,9 +42,6 @@ import type { TaskContext } from "./TaskContext.js"
 export const handleVersion = 1
 
 const decodeTaskConfig = decodeConfig(TaskConfig, "task config")
-
-/** Label on a start's lease naming its container, so that a retried start removes the lease of one that died. */
-const leaseContainerLabel = "containerd-driver.container"
 
 /** ctr's container label for the image's STOPSIGNAL, kept so `ctr` users see it too. */
 const stopSignalLabel = "io.containerd.image.config.stop-signal"
@@ -111,6 +117,15 @@ export const startTask = (ctx: TaskContext, config: TaskConfigPb): Effect.Effect
       decodeTaskConfig(config.msgpackDriverConfig),
       (error) => taskError("InvalidConfig", error.message)
     )
+    // The task counts as a user of its image before the pull, so a removal of the image that falls due meanwhile
+    // waits or finds it in use; any failure from here on releases it.
+    const recordName = imageRecordName(task.image)
+    if (recordName !== undefined) yield* ctx.gc.use(config.id, { namespace: node.active.namespace, name: recordName })
+    return yield* startPrepared(ctx, node, config, task).pipe(Effect.onError(() => ctx.gc.release(config.id)))
+  }).pipe(Effect.withSpan("Tasks.start", { attributes: { task: config.id } }))
+
+const startPrepared = (ctx: TaskContext, node: Node, config: TaskConfigPb, task: TaskConfig): Effect.Effect<StartedTask, TaskError> =>
+  Effect.gen(function*() {
     const nomad = nomadTaskFromProto(config)
     const id = containerId(node.active.cgroupVersion, config.allocId, config.name)
     const dir = generatedDir(config.allocDir, config.name)
@@ -124,9 +139,11 @@ export const startTask = (ctx: TaskContext, config: TaskConfigPb): Effect.Effect
       generatedDir: dir,
       onProgress: progressEvents(publish),
       onWarning: (message) =>
-        Effect.zipRight(publish(message), Effect.logWarning(message).pipe(Effect.annotateLogs({ task_id: config.id })))
+        Effect.zipRight(publish(message), Effect.logWarning(message).pipe(Effect.annotateLogs({ task_id: config.id }))),
+      imageLabels: pulledForTask
     }).pipe(Effect.mapError(fromPrepare))
     const { image, spec } = prepared
+    yield* ctx.gc.use(config.id, { namespace: node.active.namespace, name: image.name })
     yield* ctx.network.checkNamespace(nomad).pipe(
       Effect.mapError((error) => taskError("Host", `Error in creating container: ${error.message}`, true, error))
     )
@@ -169,7 +186,7 @@ export const startTask = (ctx: TaskContext, config: TaskConfigPb): Effect.Effect
           container: {
             id,
             labels: {
-              ...containerLabels(config),
+              ...containerLabels(config, node.active.config.extra_labels),
               ...(state.generatedDir === "" ? {} : { [generatedDirLabel]: state.generatedDir }),
               ...(image.imageConfig.stopSignal === undefined ? {} : { [stopSignalLabel]: image.imageConfig.stopSignal })
             },
@@ -228,7 +245,7 @@ export const startTask = (ctx: TaskContext, config: TaskConfigPb): Effect.Effect
         driverState: Buffer.from(encodeDriverState(state))
       }
     }
-  }).pipe(Effect.withSpan("Tasks.start", { attributes: { task: config.id } }))
+  })
 
 /** A failed Start is the runtime refusing the process: usually the config (missing executable, bad cwd). */
 const startFailure = (error: ContainerdError): TaskError =>

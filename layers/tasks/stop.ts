@@ -2,7 +2,8 @@
  * Ending tasks. StopTask sends the requested signal (else the image's STOPSIGNAL, else
  * SIGTERM), returns as soon as the task exits, and SIGKILLs every process of the task at the timeout, whatever
  * its length. DestroyTask kills when forced, deletes the task, container, snapshot and generated files, and
- * forgets the task. SignalTask delivers a named signal. Stop and Destroy succeed for tasks that are gone.
+ * forgets the task (which then no longer counts as a user of its image). SignalTask delivers a named signal. Stop
+ * and Destroy succeed for tasks that are gone.
  */
 import { Deferred, type Duration, Effect, Option } from "effect"
 import { invalidSignalMessage, SIGKILL, SIGTERM, signalNumber } from "../../src/task/Signals.js"
@@ -70,6 +71,7 @@ export const destroyTask = (ctx: TaskContext, id: string, force: boolean): Effec
       yield* ctx.network.removeFiles(record.state.generatedDir)
     }
     yield* ctx.store.remove(id)
+    yield* ctx.gc.release(id)
   }).pipe(Effect.withSpan("Tasks.destroy", { attributes: { task: id } }))
 
 /**

@@ -5,6 +5,11 @@
 import { Schema } from "effect"
 import { invalidDurationMessage, parseGoDuration } from "./Duration.js"
 import * as O from "./Options.js"
+import { gc } from "../gc/GcOptions.js"
+import { policyWarnings } from "../policy/Policy.js"
+import { namespacePolicy, nodePolicyOptions } from "../policy/PolicyOptions.js"
+import { defaultExtraLabels, labelIdentifiers } from "../task/TaskIdentity.js"
+import { globMatches } from "../policy/Glob.js"
 
 /** containerd's rule for namespace and container identifiers. */
 const identifier = /^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$/
@@ -22,8 +27,11 @@ export const driverOptions = {
   }),
   allow_privileged: O.bool({
     default: true,
-    doc: "Allow tasks with `privileged = true`. Set to `false` on shared nodes."
+    doc: "Allow tasks with `privileged = true`. On its own it does not protect a shared node: see the other `allow_*` " +
+      "options and `example/hardened-agent.hcl`."
   }),
+  ...nodePolicyOptions,
+  namespace_policy: namespacePolicy,
   auth: O.block({
     doc: "Default registry credentials for every pull; a task's `auth` overrides them.",
     options: {
@@ -52,6 +60,25 @@ export const driverOptions = {
   snapshotter: O.string({ default: "overlayfs", doc: "New. containerd snapshotter for image layers and task root filesystems." }),
   insecure_registries: O.stringList({
     doc: "New. Registries (`host[:port]`) reached over plain HTTP. Loopback registries always are."
+  }),
+  hosts_dir: O.string({
+    default: "/etc/containerd/certs.d",
+    doc: "New. containerd's registry hosts directory: `<host>/hosts.toml` (mirrors, CAs, client certificates, " +
+      "`skip_verify`, plain-HTTP hosts) or Docker's `ca.crt`/`*.cert`/`*.key` files, `_default` for the rest. " +
+      "`\"\"` ignores it."
+  }),
+  gc,
+  extra_labels: O.stringList({
+    default: defaultExtraLabels,
+    check: Schema.String.pipe(
+      Schema.filter((pattern) =>
+        labelIdentifiers.some((name) => globMatches(pattern, name)) ||
+        `extra_labels ${JSON.stringify(pattern)} names none of ${labelIdentifiers.join(", ")}`
+      )
+    ),
+    doc: "New. Nomad identifiers each container is labelled with as `com.hashicorp.nomad.<name>` (globs over " +
+      `${labelIdentifiers.map((n) => `\`${n}\``).join(", ")}), as the Docker driver's \`extra_labels\`; ` +
+      "`com.hashicorp.nomad.alloc_id` is always set."
   })
 } satisfies O.Options
 
@@ -79,5 +106,6 @@ export const configWarnings = (config: DriverConfig): ReadonlyArray<string> => {
         : `stats_interval ${JSON.stringify(interval)} is not a positive duration${fallback}`
     )
   }
+  warnings.push(...policyWarnings(config))
   return warnings
 }

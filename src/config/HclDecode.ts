@@ -119,9 +119,10 @@ const convert = (type: CtyType, value: unknown, name: string): unknown => {
   throw inappropriate(name, `${typeName(type)} required.`)
 }
 
-/** A Literal's value: the HCL expression forms Options.ts writes (strings, numbers, bools, null). */
+/** A Literal's value: the HCL expression forms Options.ts writes (strings, numbers, bools, null, lists of them). */
 const literal = (expression: string): unknown => {
   const text = expression.trim()
+  if (text.startsWith("[") && text.endsWith("]")) return listLiteral(text.slice(1, -1), expression)
   if (text === "true" || text === "false") return text === "true"
   if (text === "null") return null
   const n = /^\d+(\.\d+)?([eE][+-]?\d+)?$/.test(text) ? parseCtyNumber(text) : undefined
@@ -141,6 +142,31 @@ const literal = (expression: string): unknown => {
   throw new HclDecodeError(`unsupported literal expression ${expression}`)
 }
 
+/** The elements of a list literal's source between its brackets: literals separated by commas outside quotes. */
+const listLiteral = (inner: string, expression: string): Array<unknown> => {
+  const elements: Array<string> = []
+  let current = ""
+  let quoted = false
+  for (let i = 0; i < inner.length; i++) {
+    const c = inner[i]!
+    if (quoted && c === "\\") {
+      current += c + (inner[++i] ?? "")
+      continue
+    }
+    if (c === "\"") quoted = !quoted
+    if (c === "," && !quoted) {
+      elements.push(current)
+      current = ""
+    } else current += c
+  }
+  if (quoted) throw new HclDecodeError(`unsupported literal expression ${expression}`)
+  if (current.trim() !== "" || elements.length > 0) elements.push(current)
+  return elements.map((element) => {
+    if (element.trim() === "" || element.trim().startsWith("[")) throw new HclDecodeError(`unsupported literal expression ${expression}`)
+    return literal(element)
+  })
+}
+
 /** The bodies a block type gets in HCL's JSON syntax: one object, or an array of them; null or [] is none. */
 const blockBodies = (value: unknown, name: string): Array<Body> => {
   const blocks = value === undefined || value === null ? [] : Array.isArray(value) ? value : [value]
@@ -151,6 +177,46 @@ const blockBodies = (value: unknown, name: string): Array<Body> => {
 }
 
 const own = (body: Body, key: string): unknown => (Object.hasOwn(body, key) ? body[key] : undefined)
+
+/**
+ * The bodies of labelled blocks in HCL's JSON syntax, by label: `{ "LABEL": body }`, where a body may also be an
+ * array of bodies (a null element is an empty body; null or [] is no block), and the whole may be an array of
+ * such objects. As hcldec, at least one label must be given, and a label may be given only once.
+ */
+const labelledBodies = (value: unknown, name: string): Array<[string, Body]> => {
+  const missing = () =>
+    new HclDecodeError(
+      `Missing block label: At least one object property is required, whose name represents the ${name} block's name.`
+    )
+  if (value === null) throw missing()
+  const groups = Array.isArray(value) ? value : [value]
+  const found: Array<[string, Body]> = []
+  let labels = 0
+  for (const group of groups) {
+    if (!isBody(group)) {
+      throw new HclDecodeError(`Incorrect JSON value type: A JSON object is required here, to specify the labels of the ${name} blocks.`)
+    }
+    for (const [label, bodies] of Object.entries(group)) {
+      if (bodies === undefined) continue
+      labels++
+      const list = bodies === null ? [] : Array.isArray(bodies) ? bodies : [bodies]
+      for (const body of list) {
+        if (body !== null && !isBody(body)) {
+          throw new HclDecodeError(
+            `Incorrect JSON value type: Either a JSON object or a JSON array is required, representing the contents of one or more "${name}" blocks.`
+          )
+        }
+        const key = ctyString(label)
+        if (found.some(([seen]) => seen === key)) {
+          throw new HclDecodeError(`Duplicate ${name} block: A block for ${name} ${JSON.stringify(key)} was already defined. The ${name} labels must be unique.`)
+        }
+        found.push([key, body ?? {}])
+      }
+    }
+  }
+  if (labels === 0) throw missing()
+  return found
+}
 
 const decodeSpec = (spec: Spec, body: Body, inherited: string): unknown => {
   const block = spec.block
@@ -191,6 +257,13 @@ const decodeSpec = (spec: Spec, body: Body, inherited: string): unknown => {
         throw new HclDecodeError(`Too many ${name} blocks: No more than ${maxItems} "${name}" blocks are allowed`)
       }
       return bodies.map((b) => decodeSpec(block.value.nested!, b, ""))
+    }
+    case "blockMap": {
+      const name = block.value.name || inherited
+      if (block.value.labels.length !== 1) throw new HclDecodeError(`unsupported block map ${name} with ${block.value.labels.length} labels`)
+      const value = own(body, name)
+      if (value === undefined) return {}
+      return Object.fromEntries(labelledBodies(value, name).map(([label, b]) => [label, decodeSpec(block.value.nested!, b, "")]))
     }
     default:
       throw new HclDecodeError(`unsupported spec ${block?.$case}`)

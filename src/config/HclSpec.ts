@@ -29,5 +29,7 @@ const optionSpec = (name: string, option: Option): Spec => {
       return { block: { $case: "blockValue", value: { name, required: hcl.required, nested: hclSpec(hcl.options) } } }
     case "BlockList":
       return { block: { $case: "blockList", value: { name, minItems: 0n, maxItems: 0n, nested: hclSpec(hcl.options) } } }
+    case "BlockMap":
+      return { block: { $case: "blockMap", value: { name, labels: [hcl.label], nested: hclSpec(hcl.options) } } }
   }
 }

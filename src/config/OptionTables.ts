@@ -6,11 +6,16 @@ import { taskOptions } from "./TaskConfig.js"
 const rows = (options: Options, prefix: string): Array<string> =>
   Object.entries(options).flatMap(([name, option]) => {
     const hcl = option.hcl
-    const type = hcl._tag === "Attr" ? hcl.type : hcl._tag === "Block" ? "block" : "block list"
+    const type = hcl._tag === "Attr" ? hcl.type
+      : hcl._tag === "Block" ? "block"
+      : hcl._tag === "BlockList" ? "block list"
+      : `blocks "${hcl.label}"`
     const required = hcl._tag === "Attr" && hcl.required ? "yes" : "no"
     const defaultText = option.defaultText === undefined ? "" : `\`${option.defaultText}\``
     const row = `| \`${prefix}${name}\` | ${type} | ${required} | ${defaultText} | ${option.doc} |`
-    return hcl._tag === "Attr" ? [row] : [row, ...rows(hcl.options, `${prefix}${name}.`)]
+    if (hcl._tag === "Attr") return [row]
+    const nested = hcl._tag === "BlockMap" ? `${prefix}${name} "${hcl.label}".` : `${prefix}${name}.`
+    return [row, ...rows(hcl.options, nested)]
   })
 
 const table = (options: Options): string =>

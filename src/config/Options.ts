@@ -19,6 +19,8 @@ export type HclShape =
   }
   | { readonly _tag: "Block"; readonly required: boolean; readonly options: Options }
   | { readonly _tag: "BlockList"; readonly options: Options }
+  /** Labelled blocks, `name "LABEL" { ... }`, decoded as a map by label (or `name = { LABEL = { ... } }`). */
+  | { readonly _tag: "BlockMap"; readonly label: string; readonly options: Options }
 
 export interface Option<F extends Schema.Struct.Field = Schema.Struct.Field> {
   readonly hcl: HclShape
@@ -128,6 +130,11 @@ export function bool(o: Doc & { readonly default: boolean }) {
   >
 }
 
+/** A bool whose absence means something else than either value (e.g. "use the node's setting"). */
+export function optionalBool(o: Doc) {
+  return scalar("bool", Bool, false, undefined, o.doc) as Option<Schema.optionalWith<typeof Bool, { exact: true }>>
+}
+
 /** A whole-number option. */
 export function int(o: Doc & { readonly check?: Schema.Schema<number> }) {
   const schema = o.check ? Schema.compose(Int, o.check) : Int
@@ -136,22 +143,33 @@ export function int(o: Doc & { readonly check?: Schema.Schema<number> }) {
   >
 }
 
-export function stringList(o: Doc & { readonly check?: Schema.Schema<string> }) {
+/** A list of strings; absent means `default` (an empty list unless given). */
+export function stringList(
+  o: Doc & { readonly check?: Schema.Schema<string>; readonly default?: ReadonlyArray<string> }
+) {
   const element = o.check ? Schema.compose(Str, o.check) : Str
+  const defaultValue = o.default ?? []
   return {
-    hcl: { _tag: "Attr", type: "list(string)", required: false },
-    field: Schema.optionalWith(Schema.Array(element), { default: () => [] }),
-    doc: o.doc
+    hcl: {
+      _tag: "Attr",
+      type: "list(string)",
+      required: false,
+      ...(defaultValue.length === 0 ? {} : { literal: hclLiteral(defaultValue) })
+    },
+    field: Schema.optionalWith(Schema.Array(element), { default: (): ReadonlyArray<string> => [...defaultValue] }),
+    doc: o.doc,
+    ...(defaultValue.length === 0 ? {} : { defaultText: JSON.stringify(defaultValue) })
   } as Option<
-    Schema.optionalWith<Schema.Array$<Schema.Schema<string, string>>, { default: () => [] }>
+    Schema.optionalWith<Schema.Array$<Schema.Schema<string, string>>, { default: () => ReadonlyArray<string> }>
   >
 }
 
 /** A list of strings whose absence means something else than an empty list (e.g. `entrypoint`). */
-export function optionalStringList(o: Doc) {
+export function optionalStringList(o: Doc & { readonly check?: Schema.Schema<string> }) {
+  const element = o.check ? Schema.compose(Str, o.check) : Str
   return {
     hcl: { _tag: "Attr", type: "list(string)", required: false },
-    field: Schema.optionalWith(Schema.Array(Str), { exact: true }),
+    field: Schema.optionalWith(Schema.Array(element), { exact: true }),
     doc: o.doc
   } as Option<Schema.optionalWith<Schema.Array$<Schema.Schema<string, string>>, { exact: true }>>
 }
@@ -188,6 +206,33 @@ export function blockList<O extends Options>(o: Doc & { readonly options: O }) {
   } as Option<Schema.optionalWith<Schema.Array$<typeof inner>, { default: () => [] }>>
 }
 
+/**
+ * Labelled blocks, e.g. `namespace_policy "infra" { ... }` (or `namespace_policy = { infra = { ... } }`), as a
+ * record by label; absent means an empty record. The nested options must not be `any`-typed: hcldec panics on an
+ * `any` attribute inside a block map.
+ */
+export function blockMap<O extends Options>(
+  o: Doc & { readonly label: string; readonly options: O; readonly checkLabel?: (label: string) => string | true }
+) {
+  const checkLabel = o.checkLabel
+  // Checked on the whole record: a key refused by a Record's key schema would only be called "not a known option".
+  const inner = Schema.Record({ key: Schema.String, value: struct(o.options) }).pipe(
+    Schema.filter((blocks) => {
+      if (checkLabel === undefined) return true
+      for (const label of Object.keys(blocks)) {
+        const checked = checkLabel(label)
+        if (checked !== true) return checked
+      }
+      return true
+    })
+  )
+  return {
+    hcl: { _tag: "BlockMap", label: o.label, options: o.options },
+    field: Schema.optionalWith(inner, { default: () => ({}) }),
+    doc: o.doc
+  } as Option<Schema.optionalWith<typeof inner, { default: () => {} }>>
+}
+
 function scalar<A>(
   type: string,
   schema: Schema.Schema<A, any>,
@@ -216,6 +261,7 @@ function scalar<A>(
  * escapes, and `${` / `%{` in a quoted string start a template, so they are written `$${` / `%%{`.
  */
 export const hclLiteral = (value: unknown): string => {
+  if (Array.isArray(value)) return `[${value.map(hclLiteral).join(", ")}]`
   if (typeof value !== "string") return JSON.stringify(value)
   const escaped = value.replace(/[\\"\u0000-\u001f\u007f]|([$%])\{/g, (c, template?: string) => {
     if (template !== undefined) return `${template}${template}{`

@@ -48,9 +48,14 @@ export const taskOptions = {
     default: true,
     doc: "Use the host's `/etc/resolv.conf`. Ignored when the group `network` block has a `dns` block."
   }),
-  seccomp: O.bool({ default: false, doc: "Confine the task with containerd's default seccomp profile (or `seccomp_profile`)." }),
+  // No default sent to Nomad: an unset `seccomp` follows the node's `default_seccomp` (false, as in the original).
+  seccomp: O.optionalBool({
+    doc: "Confine the task with containerd's default seccomp profile (or `seccomp_profile`). When unset, the driver's " +
+      "`default_seccomp` decides (default: not confined, as in the original)."
+  }),
   seccomp_profile: O.string({
-    doc: "Host path of a Docker-format seccomp profile (a JSON file of at most 1 MiB); needs `seccomp = true`."
+    doc: "Host path of a Docker-format seccomp profile (a JSON file of at most 1 MiB); needs `seccomp = true` (or " +
+      "`seccomp` unset with the driver's `default_seccomp`)."
   }),
   shm_size: O.string({ doc: "Size of `/dev/shm`, e.g. `\"128M\"` (binary units); containerd's default is 64 MiB." }),
   sysctl: O.stringMap({

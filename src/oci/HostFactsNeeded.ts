@@ -4,6 +4,7 @@
  * read.
  */
 import { Either } from "effect"
+import { type Policy, seccompEnabled } from "../policy/Policy.js"
 import { isBindMount, resolveMountSource } from "./Mounts.js"
 import type { NomadTask, TaskConfig } from "./SpecInput.js"
 
@@ -24,7 +25,9 @@ export interface HostFactsNeeded {
 
 export const hostFactsNeeded = (
   task: TaskConfig,
-  nomad: Pick<NomadTask, "alloc_dir" | "name" | "devices" | "dns" | "network_isolation_spec">
+  nomad: Pick<NomadTask, "alloc_dir" | "name" | "devices" | "dns" | "network_isolation_spec">,
+  /** The task's effective policy, which decides whether a task without `seccomp` is confined. */
+  policy?: Policy
 ): HostFactsNeeded => {
   const realpaths = new Set<string>()
   for (const m of task.mounts) {
@@ -43,7 +46,7 @@ export const hostFactsNeeded = (
     realpaths: [...realpaths],
     hostHosts: hostNetworkExtras,
     hostResolvConf: nomad.dns !== undefined || (!task.host_network && task.host_dns),
-    ...(task.seccomp && task.seccomp_profile !== undefined && task.seccomp_profile !== ""
+    ...(seccompEnabled(task.seccomp, policy) && task.seccomp_profile !== undefined && task.seccomp_profile !== ""
       ? { seccompProfile: task.seccomp_profile }
       : {})
   }

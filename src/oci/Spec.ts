@@ -13,7 +13,8 @@
  *   8. sysctl                linux.sysctl, namespaced parameters only (Sysctl.ts)
  *   9. readonlyRootfs        root.readonly
  *  10. networkNamespace      host_network drops the network namespace; a group network joins Nomad's netns path
- *  11. capabilities          cap_add / cap_drop on top of the current set — after privileged, so dropping from a
+ *  11. capabilities          the default set cut down to the policy's allow_caps (unprivileged tasks), then
+ *                            cap_add / cap_drop on top of the current set — after privileged, so dropping from a
  *                            privileged set works and cap_drop always wins
  *  12. cwd                   task cwd over the image's
  *  13. env                   Nomad's env over the image's (PATH kept from the image)
@@ -28,12 +29,17 @@
  *  20. user                  task user, else image USER, resolved against the image's passwd/group
  *  21. cgroupsPath           cgroup v2: Nomad's cpuset_cgroup; otherwise /<namespace>/<container id>
  *  22. seccomp               last: the default profile depends on the final bounding capabilities (the Go driver
- *                            applied it before cap_add, so e.g. cap_add SYS_ADMIN still had mount blocked)
+ *                            applied it before cap_add, so e.g. cap_add SYS_ADMIN still had mount blocked); an
+ *                            unset `seccomp` follows the policy's default_seccomp
+ *
+ * What the policy refuses is refused before the fold (src/policy/Admission.ts); the fold only applies what the
+ * policy changes.
  *
  * Every failure is a SpecError; nothing here performs I/O (see SpecInput.ts for the facts the caller supplies).
  */
 import * as path from "node:path"
 import { Either } from "effect"
+import { allowsAllCapabilities, seccompEnabled } from "../policy/Policy.js"
 import { inBitOrder, resolveCapabilities } from "./Capabilities.js"
 import { defaultSpec, defaultUnixDeviceRules } from "./DefaultSpec.js"
 import { allHostDevices, mergeDevices, nomadDevices, taskDevices } from "./Devices.js"
@@ -267,11 +273,16 @@ const networkNamespace: SpecOption = {
 
 const capabilities: SpecOption = {
   name: "capabilities",
-  apply: (state, { host, task }) => {
-    if (task.cap_add.length === 0 && task.cap_drop.length === 0) return ok(state)
+  apply: (state, { driver, host, task }) => {
+    const current = state.spec.process.capabilities?.bounding ?? []
+    // allow_caps cuts the default set down (as the Docker driver does); a privileged task is allow_privileged's.
+    const policy = driver.policy
+    const restricted = policy !== undefined && !task.privileged && !allowsAllCapabilities(policy)
+    const base = restricted ? current.filter((c) => policy.allow_caps.includes(c)) : current
+    if (task.cap_add.length === 0 && task.cap_drop.length === 0 && base.length === current.length) return ok(state)
     return Either.map(
       resolveCapabilities({
-        base: state.spec.process.capabilities?.bounding ?? [],
+        base,
         host: host.capabilities,
         add: task.cap_add,
         drop: task.cap_drop
@@ -472,14 +483,15 @@ const cgroupsPath: SpecOption = {
 
 const seccomp: SpecOption = {
   name: "seccomp",
-  apply: (state, { host, task }) => {
+  apply: (state, { driver, host, task }) => {
     const profilePath = task.seccomp_profile !== undefined && task.seccomp_profile !== "" ? task.seccomp_profile : undefined
-    if (profilePath !== undefined && !task.seccomp) {
+    const enabled = seccompEnabled(task.seccomp, driver.policy)
+    if (profilePath !== undefined && !enabled) {
       return Either.left(
         specError("SeccompProfileWithoutSeccomp", "seccomp must be set to true, if using a custom seccomp_profile.")
       )
     }
-    if (!task.seccomp) return ok(state)
+    if (!enabled) return ok(state)
     const bounding = state.spec.process.capabilities?.bounding ?? []
     if (profilePath === undefined) {
       const profile = defaultSeccompProfile(bounding, host.arch, host.kernelRelease)

@@ -6,6 +6,7 @@
  */
 import type { TaskConfig } from "../config/TaskConfig.js"
 import type { ImageConfig } from "../image/ImageConfig.js"
+import type { Policy } from "../policy/Policy.js"
 import type { DeviceType } from "./RuntimeSpec.js"
 
 export type { ImageConfig, TaskConfig }
@@ -15,6 +16,11 @@ export interface DriverSpecConfig {
   readonly allow_privileged: boolean
   readonly containerd_runtime: string
   readonly namespace: string
+  /**
+   * The task's effective policy (src/policy/Policy.ts), for what it changes rather than refuses: the default
+   * capability set cut down to `allow_caps`, seccomp by default. Absent: the original driver's behaviour.
+   */
+  readonly policy?: Policy
 }
 
 /** Nomad's `TaskConfig` proto (nomad-plugin-protocol.md §4.2/§4.4), the fields spec generation uses. */
@@ -22,6 +28,8 @@ export interface NomadTask {
   readonly id: string
   readonly name: string
   readonly alloc_id: string
+  /** The task's Nomad namespace, which selects its `namespace_policy`; "default" when absent. */
+  readonly namespace?: string
   /** The complete task environment (NOMAD_*, job env, template env). */
   readonly env: Readonly<Record<string, string>>
   /** Task `user`; empty when unset. */

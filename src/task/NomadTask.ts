@@ -24,6 +24,7 @@ export const nomadTaskFromProto = (config: TaskConfigPb): NomadTask => {
     id: config.id,
     name: config.name,
     alloc_id: config.allocId,
+    namespace: config.namespace === "" ? "default" : config.namespace,
     env: config.env,
     user: config.user,
     alloc_dir: config.allocDir,

@@ -1,9 +1,10 @@
 /**
  * How a Nomad task maps onto containerd: its container id and snapshot key (the original driver's naming, kept
- * so containers stay recognisable and recoverable), the labels that tie a container back to its allocation,
- * and where the driver keeps the files it generates for the task.
+ * so containers stay recognisable and recoverable), the labels that tie a container back to its allocation and
+ * mark the images pulled for tasks, and where the driver keeps the files it generates for the task.
  */
 import { createHash } from "node:crypto"
+import { matchesAny } from "../policy/Glob.js"
 
 /** containerd's identifier rule (container and exec ids, namespaces), and its length limit. */
 export const identifierPattern = /^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$/
@@ -28,31 +29,66 @@ export const snapshotKey = (containerId: string): string => `${containerId}-snap
 /** Label on the driver's containers naming the Nomad task id that owns them (a new id per start attempt). */
 export const taskIdLabel = "containerd-driver.task_id"
 
-/** The Nomad identifiers a container is labelled with (the Docker driver's label names), empty ones left out. */
+/** The Nomad identifiers a container can be labelled with (`com.hashicorp.nomad.<name>`), the Docker driver's names. */
+export const labelIdentifiers = [
+  "job_name",
+  "job_id",
+  "parent_job_id",
+  "task_group_name",
+  "task_name",
+  "namespace",
+  "node_name",
+  "node_id"
+] as const
+
+/** The identifiers labelled when `extra_labels` is not set: every one this driver labelled before the option existed. */
+export const defaultExtraLabels: ReadonlyArray<string> = labelIdentifiers.filter((name) => name !== "parent_job_id")
+
+/**
+ * A container's labels: the allocation and the owning task attempt always (the reaper and DestroyTask go by them),
+ * and the identifiers `extraLabels` names (globs over labelIdentifiers); empty values are left out.
+ */
 export const containerLabels = (task: {
   readonly id: string
   readonly allocId: string
   readonly jobId: string
   readonly jobName: string
+  readonly parentJobId: string
   readonly namespace: string
   readonly nodeId: string
   readonly nodeName: string
   readonly taskGroupName: string
   readonly name: string
-}): Record<string, string> => {
-  const labels: Record<string, string> = {
-    "com.hashicorp.nomad.alloc_id": task.allocId,
-    "com.hashicorp.nomad.job_id": task.jobId,
-    "com.hashicorp.nomad.job_name": task.jobName,
-    "com.hashicorp.nomad.namespace": task.namespace,
-    "com.hashicorp.nomad.node_id": task.nodeId,
-    "com.hashicorp.nomad.node_name": task.nodeName,
-    "com.hashicorp.nomad.task_group_name": task.taskGroupName,
-    "com.hashicorp.nomad.task_name": task.name,
-    [taskIdLabel]: task.id
+}, extraLabels: ReadonlyArray<string> = defaultExtraLabels): Record<string, string> => {
+  const values: Record<(typeof labelIdentifiers)[number], string> = {
+    job_name: task.jobName,
+    job_id: task.jobId,
+    parent_job_id: task.parentJobId,
+    task_group_name: task.taskGroupName,
+    task_name: task.name,
+    namespace: task.namespace,
+    node_name: task.nodeName,
+    node_id: task.nodeId
   }
+  const labels: Record<string, string> = { "com.hashicorp.nomad.alloc_id": task.allocId }
+  for (const name of labelIdentifiers) {
+    if (matchesAny(extraLabels, name)) labels[`com.hashicorp.nomad.${name}`] = values[name]
+  }
+  labels[taskIdLabel] = task.id
   return Object.fromEntries(Object.entries(labels).filter(([, value]) => value !== ""))
 }
+
+/**
+ * Label on the lease of a start in progress naming its container: a retried start removes the lease of one that
+ * died, and the reaper leaves a container alone while its start is in progress.
+ */
+export const leaseContainerLabel = "containerd-driver.container"
+
+/**
+ * Label on an image record the driver pulled for a task (not on images found present, e.g. pulled with `ctr`):
+ * the image GC removes only these.
+ */
+export const pulledForTaskLabel = "containerd-driver.pulled-for-task"
 
 /**
  * The host directory of the files the driver generates for a task (hosts, resolv.conf): inside the task's

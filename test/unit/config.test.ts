@@ -185,7 +185,17 @@ describe("config bytes as Nomad produces them", () => {
       enabled: true,
       containerd_runtime: "io.containerd.runc.v2",
       allow_privileged: true,
-      containerd_address: "/run/containerd/containerd.sock",
+      allow_caps: ["all"],
+      allow_runtimes: ["*"],
+      allowed_devices: ["*"],
+      allow_host_pid: true,
+      allow_host_network: true,
+      default_seccomp: false,
+      allow_seccomp_unconfined: true,
+      namespace_policy: {},
+      extra_labels: ["job_name", "job_id", "task_group_name", "task_name", "namespace", "node_name", "node_id"],
+      hosts_dir: "/etc/containerd/certs.d",
+containerd_address: "/run/containerd/containerd.sock",
       snapshotter: "overlayfs",
       insecure_registries: []
     })

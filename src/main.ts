@@ -7,6 +7,7 @@ import * as Doctor from "../layers/Doctor.js"
 import * as PullCommand from "../layers/PullCommand.js"
 import * as HcLog from "../layers/HcLog.js"
 import { pluginName, pluginVersion } from "./plugin/Version.js"
+import * as RunCommand from "../layers/RunCommand.js"
 import * as Serve from "../layers/Serve.js"
 import * as SpecCommand from "../layers/SpecCommand.js"
 import { checkLaunch } from "./plugin/GoPlugin.js"
@@ -16,14 +17,19 @@ const usage = `Usage: ${pluginName} [command]
 Without a command, runs as a Nomad task-driver plugin (Nomad launches it from its plugin_dir).
 
 Commands:
-  doctor [--config FILE]   show what the driver sees on this node: containerd socket, versions,
-                           snapshotters, cgroup version, and why the driver would be unhealthy.
+  doctor [--config FILE] [--image IMAGE]
+                           show what the driver sees on this node: containerd socket, versions,
+                           snapshotters, cgroup version, and why the driver would be unhealthy;
+                           with --image, the registry hosts a pull of IMAGE would try.
                            FILE is the plugin config block as JSON, e.g. {"containerd_address": "..."}
-  pull [--config FILE] [--force] [--user USER:PASSWORD] [--timeout DURATION] IMAGE
+  pull [--config FILE] [--force] [--user USER] [--timeout DURATION] IMAGE
                            pull and unpack IMAGE into the driver's namespace and snapshotter
   spec [--config FILE] [--task NAME] [--env K=V] [--user U] JOBFILE
                            print the OCI runtime spec the driver would run for a task of JOBFILE
                            (HCL or JSON job, or a config block), pulling its image if needed
+  run [-var NAME=VALUE] [-var-file FILE] [--config FILE] [--host-volume NAME=PATH] JOBFILE
+                           run every task of a Nomad job on this machine through the plugin, as a
+                           Nomad client would, until it ends (batch) or Ctrl-C (service)
   version                  print the version
   help                     print this help
 `
@@ -64,6 +70,8 @@ const main = (argv: ReadonlyArray<string>): void => {
       return run(PullCommand.program(rest))
     case "spec":
       return run(SpecCommand.program(rest))
+    case "run":
+      return RunCommand.main(rest)
     case "version":
     case "--version":
       process.stdout.write(`${pluginName} v${pluginVersion}\n`)

@@ -11,11 +11,13 @@
 // Usage, with the test environment up (as root): node bench/stats-poll.mjs [tasks] [rounds]   (default 100, 20)
 import { build } from "esbuild"
 import { execFileSync } from "node:child_process"
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
 import { pathToFileURL } from "node:url"
+import { removeNamespaceCgroups } from "./lib/containerd.mjs"
+import { containerdPid, cpuMs, shimPids } from "./lib/processes.mjs"
 
 const taskCount = Number(process.argv[2] ?? 100)
 const rounds = Number(process.argv[3] ?? 20)
@@ -31,35 +33,6 @@ const ids = Array.from({ length: taskCount }, (_, i) => `task-${i}`)
 
 const ctr = (...args) =>
   execFileSync("ctr", ["--address", address, "-n", namespace, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
-
-// ---------------------------------------------------------------------------------------------------------------
-// CPU accounting from /proc (clock ticks of 10 ms)
-
-const ticksPerSecond = 100
-const cpuTicks = (pid) => {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
-    return Number(fields[11]) + Number(fields[12]) // utime + stime
-  } catch {
-    return 0
-  }
-}
-const processes = () =>
-  readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map((pid) => {
-    try {
-      return { pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0") }
-    } catch {
-      return { pid, cmdline: [] }
-    }
-  })
-const containerdPid = () => {
-  const found = processes().find(({ cmdline }) =>
-    cmdline[0]?.endsWith("containerd") && (cmdline.includes(address) || !cmdline.includes("--address")))
-  if (found === undefined) throw new Error(`no containerd process serving ${address}`)
-  return found.pid
-}
-const shimPids = () =>
-  processes().filter(({ cmdline }) => cmdline[0]?.includes("containerd-shim") && cmdline.includes(namespace)).map(({ pid }) => pid)
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -95,8 +68,8 @@ const main = async () => {
   process.stderr.write(`starting ${taskCount} busybox tasks in ${namespace} ...\n`)
   ctr("images", "pull", "--plain-http", image)
   for (const id of ids) ctr("run", "-d", "--null-io", image, id, "sleep", "3600")
-  const shims = shimPids()
-  const containerd = containerdPid()
+  const shims = shimPids(namespace)
+  const containerd = containerdPid(address)
   process.stderr.write(`${shims.length} shims, containerd pid ${containerd}\n`)
 
   const contenders = {
@@ -130,14 +103,14 @@ const main = async () => {
   for (let round = 0; round < rounds; round++) {
     const order = names.map((_, i) => names[(i + round) % names.length])
     for (const name of order) {
-      const before = { wall: performance.now(), client: process.cpuUsage(), containerd: cpuTicks(containerd), shims: shims.map(cpuTicks) }
+      const before = { wall: performance.now(), client: process.cpuUsage(), containerd: cpuMs(containerd), shims: shims.map(cpuMs) }
       const read = await contenders[name]()
       const clientCpu = process.cpuUsage(before.client)
       const sample = results[name]
       sample.wall.push(performance.now() - before.wall)
       sample.client.push((clientCpu.user + clientCpu.system) / 1000)
-      sample.containerd.push(((cpuTicks(containerd) - before.containerd) * 1000) / ticksPerSecond)
-      sample.shims.push((shims.reduce((sum, pid, i) => sum + cpuTicks(pid) - before.shims[i], 0) * 1000) / ticksPerSecond)
+      sample.containerd.push(cpuMs(containerd) - before.containerd)
+      sample.shims.push(shims.reduce((sum, pid, i) => sum + cpuMs(pid) - before.shims[i], 0))
       if (read !== taskCount) throw new Error(`${name}: read ${read} of ${taskCount} tasks`)
     }
   }
@@ -181,6 +154,7 @@ try {
   for (let attempt = 0; attempt < 40; attempt++) {
     try {
       execFileSync("ctr", ["--address", address, "namespaces", "rm", namespace], { stdio: "ignore" })
+      removeNamespaceCgroups(namespace)
       break
     } catch {
       await new Promise((done) => setTimeout(done, 250))

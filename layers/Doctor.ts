@@ -15,19 +15,15 @@ import { pluginName, pluginVersion } from "../src/plugin/Version.js"
 import { policyTable } from "../src/policy/PolicyTable.js"
 import { hostsReport } from "./registry/hostsReport.js"
 
-export const program = (args: ReadonlyArray<string>) =>
+export interface DoctorArgs {
+  readonly configFile: string | undefined
+  /** Also show which registry hosts a pull of this image would try. */
+  readonly image: string | undefined
+}
+
+export const program = (args: DoctorArgs) =>
   Effect.gen(function*() {
-    const configAt = args.indexOf("--config")
-    if (configAt !== -1 && args[configAt + 1] === undefined) {
-      process.stderr.write("--config needs a file name\n")
-      return 2
-    }
-    const imageAt = args.indexOf("--image")
-    if (imageAt !== -1 && args[imageAt + 1] === undefined) {
-      process.stderr.write("--image needs an image reference\n")
-      return 2
-    }
-    const decoded = yield* Effect.either(loadActiveConfig(configAt === -1 ? undefined : args[configAt + 1]))
+    const decoded = yield* Effect.either(loadActiveConfig(args.configFile))
     if (Either.isLeft(decoded)) {
       process.stderr.write(`${decoded.left}\n`)
       return 2
@@ -60,7 +56,7 @@ export const program = (args: ReadonlyArray<string>) =>
       `health:        ${FingerprintResponse_HealthState[report.health]}: ${report.healthDescription}` +
       (warnings.length === 0 ? "" : ` (${warnings.length} warning${warnings.length === 1 ? "" : "s"})`),
       ...warnings.map((warning) => `warning:       ${warning}`),
-      ...(imageAt === -1 ? [] : yield* hostsReport(config, args[imageAt + 1]!)),
+      ...(args.image === undefined ? [] : yield* hostsReport(config, args.image)),
       ...policyTable(config).map((line, i) => `${i === 0 ? "policy:" : ""}`.padEnd(15) + line)
     ]
     process.stdout.write(lines.join("\n") + "\n")

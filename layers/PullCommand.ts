@@ -13,16 +13,6 @@ import { nodeLayer } from "./NodeConfig.js"
 import { loadActiveConfig } from "./CliConfig.js"
 import { describeProgress, type FetchStatus, ImageStore, type PullProgress } from "./ImageStore.js"
 
-export const usage = `Usage: containerd-driver pull [--config FILE] [--force] [--user USER] [--timeout DURATION] IMAGE
-
-Pulls IMAGE into the driver's containerd namespace and snapshotter, as a task start would.
-  --config FILE         the plugin config block as JSON (namespace, snapshotter, auth, insecure_registries, ...)
-  --force               download every blob again, even those present, checking their digests (force_pull)
-  --user USER           registry user, like a task's auth block; the password is read from
-                        $CONTAINERD_DRIVER_REGISTRY_PASSWORD (never from the command line, where ps shows it)
-  --timeout DURATION    give up after this long (Go duration, default 5m, like image_pull_timeout)
-`
-
 export interface PullArgs {
   readonly image: string
   readonly configFile: string | undefined
@@ -31,54 +21,34 @@ export interface PullArgs {
   readonly timeoutMillis: number
 }
 
-const passwordVariable = "CONTAINERD_DRIVER_REGISTRY_PASSWORD"
+/** The options as the command line gives them, before the checks the parser cannot make. */
+export interface PullOptions {
+  readonly image: string
+  readonly configFile: string | undefined
+  readonly force: boolean
+  readonly user: string | undefined
+  readonly timeout: string
+}
 
-export const parseArgs = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env): Either.Either<PullArgs, string> => {
-  let image: string | undefined
-  let configFile: string | undefined
-  let force = false
+export const passwordVariable = "CONTAINERD_DRIVER_REGISTRY_PASSWORD"
+
+/** The pull's arguments, or why they cannot be used: the password comes from the environment, never argv. */
+export const pullArgs = (options: PullOptions, env: NodeJS.ProcessEnv): Either.Either<PullArgs, string> => {
   let auth: UserPassword | undefined
-  let timeout = "5m"
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
-    const value = (): string | undefined => inline ?? args[++i]
-    switch (flag) {
-      case "--config": {
-        configFile = value()
-        if (configFile === undefined) return Either.left("--config needs a file name")
-        break
-      }
-      case "--force":
-        force = true
-        break
-      case "--user": {
-        const user = value()
-        if (user === undefined || user === "") return Either.left("--user needs a user name")
-        if (user.includes(":")) {
-          return Either.left("--user takes only the user name: put the password in $CONTAINERD_DRIVER_REGISTRY_PASSWORD")
-        }
-        const password = env[passwordVariable]
-        if (password === undefined || password === "") return Either.left(`--user ${user} needs the password in $${passwordVariable}`)
-        auth = { username: user, password: Redacted.make(password) }
-        break
-      }
-      case "--timeout": {
-        const given = value()
-        if (given === undefined) return Either.left("--timeout needs a duration, e.g. 5m")
-        timeout = given
-        break
-      }
-      default:
-        if (arg.startsWith("-")) return Either.left(`unknown option ${arg}`)
-        if (image !== undefined) return Either.left(`only one image, got ${image} and ${arg}`)
-        image = arg
+  if (options.user !== undefined) {
+    if (options.user === "") return Either.left("--user needs a user name")
+    if (options.user.includes(":")) {
+      return Either.left(`--user takes only the user name: put the password in $${passwordVariable}`)
     }
+    const password = env[passwordVariable]
+    if (password === undefined || password === "") return Either.left(`--user ${options.user} needs the password in $${passwordVariable}`)
+    auth = { username: options.user, password: Redacted.make(password) }
   }
-  if (image === undefined) return Either.left("which image? e.g. pull docker.io/library/alpine:3.20")
-  const timeoutMillis = parseGoDuration(timeout)
-  if (timeoutMillis === undefined || timeoutMillis <= 0) return Either.left(`--timeout ${JSON.stringify(timeout)} is not a positive Go duration`)
-  return Either.right({ image, configFile, force, auth, timeoutMillis })
+  const timeoutMillis = parseGoDuration(options.timeout)
+  if (timeoutMillis === undefined || timeoutMillis <= 0) {
+    return Either.left(`--timeout ${JSON.stringify(options.timeout)} is not a positive Go duration, e.g. 5m`)
+  }
+  return Either.right({ image: options.image, configFile: options.configFile, force: options.force, auth, timeoutMillis })
 }
 
 const shortDigest = (digest: string): string => digest.replace(/^sha256:/, "").slice(0, 12)
@@ -137,11 +107,11 @@ const interrupted = Effect.async<void>((resume) => {
   })
 })
 
-export const program = (args: ReadonlyArray<string>): Effect.Effect<number> =>
+export const program = (options: PullOptions, env: NodeJS.ProcessEnv): Effect.Effect<number> =>
   Effect.gen(function*() {
-    const parsed = parseArgs(args)
+    const parsed = pullArgs(options, env)
     if (Either.isLeft(parsed)) {
-      process.stderr.write(`${parsed.left}\n\n${usage}`)
+      process.stderr.write(`${parsed.left}\n`)
       return 2
     }
     const { image } = parsed.right

@@ -9,7 +9,7 @@
  * Ctrl-C stops every task with its kill_signal and kill_timeout and then exits 0 for a service job, 130 for a
  * batch job; a second Ctrl-C destroys the tasks at once. Nothing is left behind.
  */
-import { Cause, Deferred, Effect, Either, Exit, FiberId } from "effect"
+import { Deferred, Effect, Either, Exit, FiberId } from "effect"
 import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -23,7 +23,7 @@ import { driverName, type Job } from "../src/job/Job.js"
 import { evaluateJobFile, JobFileError } from "../src/job/JobFile.js"
 import { readJsonJob } from "../src/job/JobJson.js"
 import { readJob } from "../src/job/JobSpec.js"
-import { parseRunArgs, type RunArgs, usage } from "../src/job/RunArgs.js"
+import { type RunArgs, runArgs, type RunOptions } from "../src/job/RunArgs.js"
 import { type NodeInfo, nodeAttributes, taskEnv } from "../src/job/TaskEnv.js"
 import { readBoundedFile } from "./boundedFile.js"
 import { allocPrefix, type AllocResult, type RunningAlloc, runAlloc } from "./run/AllocRunner.js"
@@ -175,16 +175,12 @@ const runJob = (job: Job, args: RunArgs, node: NodeInfo, control: Control) =>
     return exitCode(job, results, yield* Deferred.isDone(control.stop))
   }).pipe(Effect.scoped)
 
-export const program = (argv: ReadonlyArray<string>, control: Control): Effect.Effect<number> =>
+export const program = (options: RunOptions, control: Control): Effect.Effect<number> =>
   Effect.gen(function*() {
-    const parsed = parseRunArgs(argv)
+    const parsed = runArgs(options)
     if (Either.isLeft(parsed)) {
-      process.stderr.write(`${parsed.left}\n\n${usage}`)
+      process.stderr.write(`${parsed.left}\n`)
       return 2
-    }
-    if (parsed.right.help) {
-      process.stdout.write(usage)
-      return 0
     }
     const args = parsed.right
     const node = nodeInfo()
@@ -201,28 +197,34 @@ export const program = (argv: ReadonlyArray<string>, control: Control): Effect.E
     return outcome.right
   })
 
-/** The command's own entry: Ctrl-C and SIGTERM stop the job (twice: destroy), then the process exits with the job's code. */
-export const main = (argv: ReadonlyArray<string>): void => {
-  const control: Control = { stop: Deferred.unsafeMake(FiberId.none), force: Deferred.unsafeMake(FiberId.none) }
-  let signals = 0
-  const onSignal = () => {
-    signals++
-    if (signals === 1) {
-      process.stderr.write("==> Stopping the job (Ctrl-C again to destroy its tasks at once)\n")
-      Deferred.unsafeDone(control.stop, Exit.void)
-    } else {
-      process.stderr.write("==> Destroying the job's tasks\n")
-      Deferred.unsafeDone(control.force, Exit.void)
+/**
+ * The command: Ctrl-C and SIGTERM stop the job (a second time: destroy its tasks at once), and the result is the
+ * job's exit code.
+ */
+export const command = (options: RunOptions): Effect.Effect<number> =>
+  Effect.suspend(() => {
+    const control: Control = { stop: Deferred.unsafeMake(FiberId.none), force: Deferred.unsafeMake(FiberId.none) }
+    let signals = 0
+    const onSignal = () => {
+      signals++
+      if (signals === 1) {
+        process.stderr.write("==> Stopping the job (Ctrl-C again to destroy its tasks at once)\n")
+        Deferred.unsafeDone(control.stop, Exit.void)
+      } else {
+        process.stderr.write("==> Destroying the job's tasks\n")
+        Deferred.unsafeDone(control.force, Exit.void)
+      }
     }
-  }
-  process.on("SIGINT", onSignal)
-  process.on("SIGTERM", onSignal)
-  const fiber = Effect.runFork(program(argv, control))
-  fiber.addObserver((exit) => {
-    if (Exit.isFailure(exit)) {
-      process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
-      process.exit(1)
-    }
-    process.exit(exit.value)
+    return Effect.acquireUseRelease(
+      Effect.sync(() => {
+        process.on("SIGINT", onSignal)
+        process.on("SIGTERM", onSignal)
+      }),
+      () => program(options, control),
+      () =>
+        Effect.sync(() => {
+          process.off("SIGINT", onSignal)
+          process.off("SIGTERM", onSignal)
+        })
+    )
   })
-}

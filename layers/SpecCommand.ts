@@ -20,71 +20,59 @@ import { loadActiveConfig } from "./CliConfig.js"
 import { makeNode, type Node } from "./NodeConfig.js"
 import { prepareTask } from "./tasks/prepare.js"
 
-export const usage = `Usage: containerd-driver spec [options] JOBFILE
-
-Prints the OCI runtime spec the driver would give containerd for a task of JOBFILE (an HCL job,
-Nomad's JSON job form, or just the task's config block; - reads stdin), pulling its image if needed.
-  --config FILE        the plugin config block as JSON
-  --task NAME          the task, when the job has several containerd-driver tasks
-  --env KEY=VALUE      add to the task's environment (repeatable)
-  --user USER          the task's user (overrides the job's)
-  --cpu MHZ --memory MB --memory-max MB   the task's resources (override the job's)
-`
-
 interface SpecArgs {
   readonly file: string
-  readonly configFile?: string
-  readonly task?: string
+  readonly configFile: string | undefined
+  readonly task: string | undefined
   readonly env: Record<string, string>
-  readonly user?: string
-  readonly cpu?: number
-  readonly memory?: number
-  readonly memoryMax?: number
+  readonly user: string | undefined
+  readonly cpu: number | undefined
+  readonly memory: number | undefined
+  readonly memoryMax: number | undefined
 }
 
-export const parseArgs = (args: ReadonlyArray<string>): Either.Either<SpecArgs, string> => {
-  let file: string | undefined
-  const out: { -readonly [K in keyof SpecArgs]?: SpecArgs[K] } = { env: {} }
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!
-    const value = () => {
-      const v = args[++i]
-      if (v === undefined) throw `${arg} needs a value`
-      return v
+/** The options as the command line gives them, before the checks the parser cannot make. */
+export interface SpecOptions {
+  readonly file: string
+  readonly configFile: string | undefined
+  readonly task: string | undefined
+  readonly env: ReadonlyArray<string>
+  readonly user: string | undefined
+  readonly cpu: string | undefined
+  readonly memory: string | undefined
+  readonly memoryMax: string | undefined
+}
+
+/** Resources in MHz and MiB: from 2^33 MiB on, the bytes no longer fit a number the runtime spec can hold. */
+const resource = (option: string, text: string | undefined): number | undefined => {
+  if (text === undefined) return undefined
+  const v = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(v * 2 ** 20)) throw `--${option} needs a whole number from 0 to ${2 ** 33 - 1}, got ${text}`
+  return v
+}
+
+/** The spec command's arguments, or why they cannot be used. */
+export const specArgs = (options: SpecOptions): Either.Either<SpecArgs, string> => {
+  try {
+    const env: Record<string, string> = {}
+    for (const kv of options.env) {
+      const eq = kv.indexOf("=")
+      if (eq <= 0) throw `--env needs KEY=VALUE, got ${JSON.stringify(kv)}`
+      env[kv.slice(0, eq)] = kv.slice(eq + 1)
     }
-    // Resources in MHz and MiB: from 2^33 MiB on the bytes no longer fit a number the runtime spec can hold.
-    const number = () => {
-      const text = value()
-      const v = Number(text)
-      if (!/^\d+$/.test(text) || !Number.isSafeInteger(v * 2 ** 20)) throw `${arg} needs a whole number from 0 to ${2 ** 33 - 1}, got ${text}`
-      return v
-    }
-    try {
-      switch (arg) {
-        case "--config": out.configFile = value(); break
-        case "--task": out.task = value(); break
-        case "--user": out.user = value(); break
-        case "--cpu": out.cpu = number(); break
-        case "--memory": out.memory = number(); break
-        case "--memory-max": out.memoryMax = number(); break
-        case "--env": {
-          const kv = value()
-          const eq = kv.indexOf("=")
-          if (eq <= 0) throw "--env needs KEY=VALUE"
-          out.env![kv.slice(0, eq)] = kv.slice(eq + 1)
-          break
-        }
-        default:
-          if (arg.startsWith("-") && arg !== "-") throw `unknown option ${arg}`
-          if (file !== undefined) throw `only one job file, got ${file} and ${arg}`
-          file = arg
-      }
-    } catch (message) {
-      return Either.left(String(message))
-    }
+    return Either.right({
+      file: options.file,
+      configFile: options.configFile,
+      task: options.task,
+      env,
+      user: options.user,
+      cpu: resource("cpu", options.cpu),
+      memory: resource("memory", options.memory),
+      memoryMax: resource("memory-max", options.memoryMax)
+    })
+  } catch (message) {
+    return Either.left(String(message))
   }
-  if (file === undefined) return Either.left("which job file? e.g. spec redis.nomad")
-  return Either.right({ ...out, env: out.env!, file })
 }
 
 /** The task's config decoded as the driver would decode what Nomad sends. */
@@ -128,9 +116,9 @@ const readStdin = (maxBytes: number) =>
 
 const fail = (message: string) => Effect.sync(() => process.stderr.write(`${message}\n`)).pipe(Effect.as(1))
 
-export const program = (args: ReadonlyArray<string>): Effect.Effect<number> => {
-  const parsed = parseArgs(args)
-  if (Either.isLeft(parsed)) return Effect.sync(() => process.stderr.write(`${parsed.left}\n\n${usage}`)).pipe(Effect.as(2))
+export const program = (options: SpecOptions): Effect.Effect<number> => {
+  const parsed = specArgs(options)
+  if (Either.isLeft(parsed)) return Effect.sync(() => process.stderr.write(`${parsed.left}\n`)).pipe(Effect.as(2))
   return Effect.gen(function*() {
     const active = yield* Effect.either(loadActiveConfig(parsed.right.configFile))
     if (Either.isLeft(active)) return yield* fail(active.left)

@@ -14,7 +14,8 @@ import { defaultRestart, type RestartPolicy } from "../../src/job/Job.js"
 import { evaluateJobFile } from "../../src/job/JobFile.js"
 import { readJob } from "../../src/job/JobSpec.js"
 import { initialRestartState, nextAfter } from "../../src/job/Restart.js"
-import { parseRunArgs } from "../../src/job/RunArgs.js"
+import { normalizeArgv } from "../../layers/Cli.js"
+import { runArgs } from "../../src/job/RunArgs.js"
 import { nodeAttributes, taskEnv } from "../../src/job/TaskEnv.js"
 import { parseEnvFile, renderTemplate } from "../../src/job/Template.js"
 
@@ -187,22 +188,33 @@ describe("Nomad's bridge network in CNI", () => {
 })
 
 describe("run's arguments", () => {
-  it("takes Nomad's -var and -var-file spellings, with one or two dashes, and the host volumes", () => {
-    expect(Either.getOrThrow(parseRunArgs(["-var", "a=1", "--var=b=x=y", "-var-file", "v.hcl", "--host-volume", "s1=/srv", "--config=c.json", "job.nomad"]))).toEqual({
+  it("reads Nomad's one-dash spellings -var and -var-file as the parser's --var and --var-file", () => {
+    expect(normalizeArgv(["run", "-var", "a=1", "-var=b=2", "-var-file", "v.hcl", "-verbose", "--var", "c=3", "job.nomad"])).toEqual(
+      ["run", "--var", "a=1", "--var=b=2", "--var-file", "v.hcl", "-verbose", "--var", "c=3", "job.nomad"]
+    )
+  })
+
+  it("splits variables and host volumes at the first =, in order", () => {
+    expect(Either.getOrThrow(runArgs({
+      jobFile: "job.nomad",
+      configFile: "c.json",
+      vars: ["a=1", "b=x=y"],
+      varFiles: ["v.hcl"],
+      hostVolumes: ["s1=/srv"],
+      verbose: false
+    }))).toEqual({
       jobFile: "job.nomad",
       configFile: "c.json",
       vars: [["a", "1"], ["b", "x=y"]],
       varFiles: ["v.hcl"],
       hostVolumes: { s1: "/srv" },
-      verbose: false,
-      help: false
+      verbose: false
     })
   })
 
   it("says what is wrong", () => {
-    expect(parseRunArgs([])).toEqual(Either.left("which job file? e.g. run example/hello.nomad"))
-    expect(parseRunArgs(["-var", "novalue", "j.nomad"])).toEqual(Either.left("-var needs NAME=VALUE, got \"novalue\""))
-    expect(parseRunArgs(["--frobnicate", "j.nomad"])).toEqual(Either.left("unknown option --frobnicate"))
-    expect(parseRunArgs(["a.nomad", "b.nomad"])).toEqual(Either.left("only one job file, got a.nomad and b.nomad"))
+    const base = { jobFile: "j.nomad", configFile: undefined, vars: [], varFiles: [], hostVolumes: [], verbose: false }
+    expect(runArgs({ ...base, vars: ["novalue"] })).toEqual(Either.left("-var needs NAME=VALUE, got \"novalue\""))
+    expect(runArgs({ ...base, hostVolumes: ["=/srv"] })).toEqual(Either.left("--host-volume needs NAME=VALUE, got \"=/srv\""))
   })
 })

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Redacted, Schema } from "effect"
 import { credentialsConfig, pullOptions } from "../../layers/imagestore/fromConfig.js"
-import { parseArgs } from "../../layers/PullCommand.js"
+import { pullArgs, type PullOptions } from "../../layers/PullCommand.js"
 import { DriverConfig } from "../../src/config/DriverConfig.js"
 import { TaskConfig } from "../../src/config/TaskConfig.js"
 
@@ -35,25 +35,25 @@ describe("image-store settings from the plugin and task config", () => {
 })
 
 describe("containerd-driver pull arguments", () => {
-  it("reads the image, --config, --force, --user and --timeout in any order and both flag forms", () => {
-    const parsed = Either.getOrThrow(parseArgs(["--force", "--config=/tmp/p.json", "alpine:3", "--user", "u", "--timeout", "90s"], { CONTAINERD_DRIVER_REGISTRY_PASSWORD: "p:w" }))
+  const options: PullOptions = { image: "alpine:3", configFile: undefined, force: false, user: undefined, timeout: "5m" }
+
+  it("takes the password from the environment and the timeout as a Go duration", () => {
+    const parsed = Either.getOrThrow(pullArgs({ ...options, force: true, configFile: "/tmp/p.json", user: "u", timeout: "90s" }, { CONTAINERD_DRIVER_REGISTRY_PASSWORD: "p:w" }))
     expect(parsed.image).toBe("alpine:3")
     expect(parsed.configFile).toBe("/tmp/p.json")
     expect(parsed.force).toBe(true)
     expect(parsed.auth?.username).toBe("u")
     expect(Redacted.value(parsed.auth!.password)).toBe("p:w")
     expect(parsed.timeoutMillis).toBe(90_000)
-    expect(Either.getOrThrow(parseArgs(["busybox"]))).toMatchObject({ force: false, configFile: undefined, auth: undefined, timeoutMillis: 300_000 })
+    expect(Either.getOrThrow(pullArgs(options, {}))).toMatchObject({ force: false, configFile: undefined, auth: undefined, timeoutMillis: 300_000 })
   })
 
   it("rejects what it cannot use, saying why", () => {
-    const error = (args: ReadonlyArray<string>) => Either.getLeft(parseArgs(args, {})).pipe((e) => (e._tag === "Some" ? e.value : ""))
-    expect(error([])).toContain("which image?")
-    expect(error(["a", "b"])).toContain("only one image")
-    expect(error(["a", "--bogus"])).toContain("unknown option --bogus")
-    expect(error(["a", "--config"])).toContain("--config needs a file name")
-    expect(error(["a", "--user", "u:secret"])).toContain("takes only the user name")
-    expect(error(["a", "--user", "u"])).toContain("needs the password in $CONTAINERD_DRIVER_REGISTRY_PASSWORD")
-    expect(error(["a", "--timeout", "soon"])).toContain("not a positive Go duration")
+    const error = (overrides: Partial<PullOptions>) =>
+      Either.getLeft(pullArgs({ ...options, ...overrides }, {})).pipe((e) => (e._tag === "Some" ? e.value : ""))
+    expect(error({ user: "u:secret" })).toContain("takes only the user name")
+    expect(error({ user: "u" })).toContain("needs the password in $CONTAINERD_DRIVER_REGISTRY_PASSWORD")
+    expect(error({ timeout: "soon" })).toContain("not a positive Go duration")
+    expect(error({ timeout: "0s" })).toContain("not a positive Go duration")
   })
 })

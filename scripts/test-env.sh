@@ -42,7 +42,7 @@ TOKEN_SERVICE_NAME=containerd-driver-test
 TOKEN_ISSUER=containerd-driver-test-token-service
 # libprotobuf-dev holds the well-known .proto files (google/protobuf/any.proto, ...) protoc imports; it is only a
 # Recommends of protobuf-compiler, which --no-install-recommends leaves out.
-PACKAGES=(containerd runc docker-registry busybox-static apache2-utils protobuf-compiler libprotobuf-dev containernetworking-plugins iptables openssl)
+PACKAGES=(containerd runc docker-registry busybox-static apache2-utils protobuf-compiler libprotobuf-dev containernetworking-plugins iptables openssl shellcheck)
 READY_TIMEOUT_SECONDS=30
 STOP_TIMEOUT_SECONDS=15
 

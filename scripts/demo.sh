@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine, as root: install and start containerd and a local registry
-# (with images built offline), build the plugin, then let it work on the local containerd:
-# check the node, pull and unpack an image, and show the runtime spec of a job's task.
+# The main job on a fresh machine, as root: install and start containerd and a local registry (with images
+# built offline), build the plugin, check the node with `doctor`, then run a real Nomad job file through
+# `containerd-driver run` — the plugin launched as Nomad launches it, its task on the local containerd — and
+# exit with the job's result. `npm run demo -- -var greeting=Bonjour` passes the job a variable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/test-env.sh up
@@ -13,8 +14,9 @@ config=example/plugin-config.json
 echo "== containerd-driver doctor"
 "${cli[@]}" doctor --config "$config"
 echo
-echo "== containerd-driver pull 127.0.0.1:5000/test/multilayer:latest"
-"${cli[@]}" pull --config "$config" 127.0.0.1:5000/test/multilayer:latest
+echo "== containerd-driver run example/hello.nomad"
+"${cli[@]}" run --config "$config" "$@" example/hello.nomad
 echo
-echo "== containerd-driver spec example/demo.nomad"
-"${cli[@]}" spec --config "$config" example/demo.nomad
+echo "== done: the job ran and left nothing behind in containerd; next, try"
+echo "   node dist/containerd-driver.cjs run --config $config example/httpd.nomad   (a service with a port; Ctrl-C stops it)"
+echo "   node dist/containerd-driver.cjs spec --config $config example/demo.nomad   (the OCI spec a task gets)"

@@ -1,6 +1,6 @@
 /**
  * Logs as hclog JSON lines on stderr, the form Nomad's plugin loader re-logs with the right level
- * (nomad-plugin-protocol.md §1.6). Nomad drops a record whose @timestamp is not exactly
+ * (hashicorp/go-plugin client.go logStderr, log_entry.go). Nomad drops a record whose @timestamp is not exactly
  * `2006-01-02T15:04:05.000000Z07:00`, so timestamps carry six fractional digits.
  * stdout is never touched: it carries only the go-plugin handshake.
  */

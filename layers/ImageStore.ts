@@ -1,5 +1,6 @@
 /**
- * ImageStore: images in containerd, pulled client-side (DESIGN.md decision 7, containerd-api.md §2.12).
+ * ImageStore: images in containerd, pulled client-side (README.md, "How a task runs"; the steps of containerd's own
+ * client, containerd/containerd pull.go and unpacker.go).
  *
  * `pull` asks the registry at every call what a tag points to, as the original driver does at every task start
  * (Roblox/nomad-driver-containerd pulls at every start): one manifest HEAD, with the usual authentication, so a moved tag is picked up and

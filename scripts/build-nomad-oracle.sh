@@ -10,7 +10,8 @@ SOURCE="$ROOT/test/oracle/nomadcty/main.go"
 OUT_DIR="$ROOT/.cache/nomad-oracle"
 BINARY="$OUT_DIR/nomadcty"
 LOG="$OUT_DIR/build.log"
-# golang-go is Go 1.19; hcl 2.14.1 and cty 1.12.1 are the versions nomad-plugin-protocol.md §3.5 was produced with.
+# golang-go is Go 1.19; hcl 2.14.1 and cty 1.12.1 are the versions the worked example in
+# test/integration/nomad-oracle.test.ts was recorded with.
 PACKAGES=(golang-go golang-github-hashicorp-hcl-v2-dev golang-github-zclconf-go-cty-dev)
 
 log() { printf 'nomad-oracle: %s\n' "$*" >&2; }

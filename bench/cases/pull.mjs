@@ -2,7 +2,7 @@
 // client, `ctr images pull --plain-http`, alternating, each run starting from a clean namespace (image removed with
 // a synchronous GC in between, not timed). Two measurements, each with its own ctr runs:
 //   - in-process: ImageStore.pull run N times in this one process, as the long-running plugin pulls (the ImageStore
-//     is built once; scripts/pull-bench-entry.ts). DESIGN.md's budget applies here: ≤ 1.1 × ctr (medians).
+//     is built once; scripts/pull-bench-entry.ts). The budget (docs/benchmarks.md) applies here: ≤ 1.1 × ctr (medians).
 //   - cli (not part of the full run): `containerd-driver pull` as an operator runs it, a new process per pull
 //     (includes Node start-up).
 // The in-process timeline gives when each step happened (median over runs) for finding where the time goes.

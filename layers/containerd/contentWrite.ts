@@ -1,9 +1,9 @@
 /**
- * The Content.Write protocol (containerd-api.md §2.6) as one call: open the ingest with STAT, send the
- * bytes as WRITE messages at increasing offsets (the first at offset 0, which also restarts a stale ingest
- * under the same ref), then COMMIT with the expected size, digest and labels. ALREADY_EXISTS (at open or
- * commit) means containerd has the blob: success without writing. Any other failure or an interruption
- * aborts the ingest so it does not linger.
+ * The Content.Write protocol (containerd/containerd api/services/content/v1/content.proto,
+ * services/content/contentserver) as one call: open the ingest with STAT, send the bytes as WRITE messages at
+ * increasing offsets (the first at offset 0, which also restarts a stale ingest under the same ref), then COMMIT
+ * with the expected size, digest and labels. ALREADY_EXISTS (at open or commit) means containerd has the blob:
+ * success without writing. Any other failure or an interruption aborts the ingest so it does not linger.
  *
  * The daemon answers every WRITE, in order, but handles the next one as soon as it arrives: the WRITEs are
  * pipelined, a few in flight, each answer checked against the offset its message must end at. The source's

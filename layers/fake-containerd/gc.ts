@@ -1,6 +1,6 @@
 /**
  * FakeContainerd's garbage collector: mark and sweep over one namespace with containerd's roots and references
- * (containerd-api.md §2.7): unexpired leases and their resources, images' targets, containers' snapshots and
+ * (containerd/containerd docs/garbage-collection.md): unexpired leases and their resources, images' targets, containers' snapshots and
  * objects labelled containerd.io/gc.root are roots; content labels containerd.io/gc.ref.content* and
  * containerd.io/gc.ref.snapshot.<snapshotter> and snapshot parents are references. Unmarked blobs and snapshots
  * are removed. Like the daemon it runs when asked to (a `sync` delete, or the control's collectGarbage), so

@@ -1,6 +1,6 @@
 /**
- * The one error of the ImageStore layer. `message` keeps the original driver's wording,
- * `Error in pulling image <image>: <cause>` (anchor-roblox-driver.md §4.2), with a cause that names the
+ * The one error of the ImageStore layer. `message` keeps the original driver's wording (Roblox/nomad-driver-containerd
+ * containerd/driver.go), `Error in pulling image <image>: <cause>`, with a cause that names the
  * reference; `recoverable` tells Nomad whether restarting the task later may succeed (registry or containerd
  * temporarily unavailable, timeouts) or not (bad reference, denied, not found, broken image).
  * Messages never contain credentials: registry and credential errors are built without them.

@@ -1,5 +1,5 @@
 /**
- * An allocation directory as the Nomad client builds it (nomad-plugin-protocol.md §5.5): `alloc/{logs,tmp,data}`
+ * An allocation directory as the Nomad client builds it (hashicorp/nomad client/allocdir): `alloc/{logs,tmp,data}`
  * shared by the tasks, and per task `local`, `secrets`, `tmp` and `private`, world-writable as Nomad makes them (a
  * task may run as any user). Templates are written into it, relative to the task dir (`alloc/...` to the shared
  * one); a destination that leaves the allocation is refused. Removed with everything in it when the scope closes.

@@ -1,7 +1,8 @@
 /**
- * Nomad's logmon for one task (nomad-plugin-protocol.md §5.6): the two FIFOs `.<task>.stdout.fifo` and
- * `.<task>.stderr.fifo` in the allocation's `alloc/logs`, made once and read for every start of the task (a
- * reader sees end-of-file whenever the task's shim closes its end, and opens the FIFO again for the next one).
+ * Nomad's logmon for one task (hashicorp/nomad client/logmon, client/allocrunner/taskrunner/logmon_hook.go): the
+ * two FIFOs `.<task>.stdout.fifo` and `.<task>.stderr.fifo` in the allocation's `alloc/logs`, made once and read
+ * for every start of the task (a reader sees end-of-file whenever the task's shim closes its end, and opens the
+ * FIFO again for the next one).
  * Each complete line goes to `onLine`, and what is left of a line is flushed when the task is done. The read side
  * is non-blocking and read through libuv, so waiting for output never holds a thread.
  */

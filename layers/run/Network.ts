@@ -1,8 +1,9 @@
 /**
- * A group's network namespace as the Nomad client makes it (nomad-plugin-protocol.md §5.7): a namespace named after
- * the allocation (`ip netns add`, bind-mounted at /var/run/netns/<alloc id>), configured by the CNI plugins of
- * Nomad's bridge network (src/job/Cni.ts; Debian's containernetworking-plugins) called directly, each with its
- * CNI_COMMAND and config on stdin, after Nomad's NOMAD-ADMIN forwarding chain; `none` gets only its loopback.
+ * A group's network namespace as the Nomad client makes it (hashicorp/nomad client/allocrunner/network_manager_linux.go,
+ * networking_bridge_linux.go): a namespace named after the allocation (`ip netns add`, bind-mounted at
+ * /var/run/netns/<alloc id>), configured by the CNI plugins of Nomad's bridge network (src/job/Cni.ts; Debian's
+ * containernetworking-plugins) called directly, each with its CNI_COMMAND and config on stdin, after Nomad's
+ * NOMAD-ADMIN forwarding chain; `none` gets only its loopback.
  * Released in reverse: DEL for every plugin with the ADD result, the namespace deleted; and when no allocation of
  * the bridge is left on the host, the bridge, its address reservations and the iptables chains the plugins and
  * Nomad share are removed too, so nothing is left behind. Setup and teardown of concurrent runs take turns on a

@@ -1,5 +1,6 @@
 /**
- * The driver plugin as a Nomad client holds it (nomad-plugin-protocol.md §1, §5.1): the executable launched with
+ * The driver plugin as a Nomad client holds it (hashicorp/go-plugin client.go; hashicorp/nomad
+ * helper/pluginutils/loader, client/pluginmanager/drivermanager): the executable launched with
  * go-plugin's environment and its socket in our own directory, the handshake read, SetConfig with the plugin block
  * encoded as the agent encodes it, Init, the TaskEvents stream, and the Driver RPCs as Effects (an interrupted call
  * is cancelled). Released with GRPCController.Shutdown, then SIGKILL if the process is still there after 2 s.

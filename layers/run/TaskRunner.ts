@@ -1,11 +1,12 @@
 /**
- * One task of an allocation driven as Nomad's task runner drives it (nomad-plugin-protocol.md §5.2): prestart
- * (task dir, logmon, templates rendered into the task dir, the task's environment), then for every attempt a new
- * TaskConfig — the config interpolated and encoded as the client encodes it — StartTask, WaitTask, DestroyTask, and
- * the restart policy deciding what follows (src/job/Restart.ts). A kill (the allocation stopping) waits out the
- * task's shutdown_delay, then StopTask with its kill_signal and kill_timeout (capped by the client's
- * max_kill_timeout), waits for the exit and destroys the task; a kill during StartTask (a pull) cancels the call
- * and destroys whatever it made. Every step is reported as Nomad's task events.
+ * One task of an allocation driven as Nomad's task runner drives it (hashicorp/nomad
+ * client/allocrunner/taskrunner/task_runner.go): prestart (task dir, logmon, templates rendered into the task dir,
+ * the task's environment), then for every attempt a new TaskConfig — the config interpolated and encoded as the
+ * client encodes it — StartTask, WaitTask, DestroyTask, and the restart policy deciding what follows
+ * (src/job/Restart.ts). A kill (the allocation stopping) waits out the task's shutdown_delay, then StopTask with its
+ * kill_signal and kill_timeout (capped by the client's max_kill_timeout), waits for the exit and destroys the task;
+ * a kill during StartTask (a pull) cancels the call and destroys whatever it made. Every step is reported as Nomad's
+ * task events.
  */
 import { randomBytes } from "node:crypto"
 import { Deferred, Effect, Either, Fiber, Option, type Scope } from "effect"

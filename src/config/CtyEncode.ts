@@ -1,6 +1,6 @@
 /**
  * cty's msgpack marshalling of a config value, as a Nomad agent or client sends it to a driver
- * (nomad-plugin-protocol.md §3.4): vmihailenco msgpack with compact integers — keys sorted bytewise (UTF-8),
+ * (zclconf/go-cty cty/msgpack/marshal.go): vmihailenco msgpack with compact integers — keys sorted bytewise (UTF-8),
  * integers in their smallest form, float64 for other exact numbers, decimal text for the rest (CtyNumber.ts).
  * test/integration/nomad-oracle.test.ts checks these bytes against the real Go pipeline.
  */

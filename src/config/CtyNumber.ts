@@ -1,8 +1,8 @@
 /**
- * cty numbers as Nomad's config pipeline handles them (nomad-plugin-protocol.md §3.2–3.4): parsed from
- * JSON number text or from a string with Go's big.ParseFloat rules (base 10, `e` or `p` exponent, `Inf`),
- * kept exact, converted to a string as a plain decimal (no exponent), and marshalled to msgpack as an
- * int64 when whole and in range, else as a float64 when exact, else as the decimal text.
+ * cty numbers as Nomad's config pipeline handles them (zclconf/go-cty cty/value_init.go ParseNumberVal and
+ * cty/msgpack/marshal.go): parsed from JSON number text or from a string with Go's big.ParseFloat rules (base 10,
+ * `e` or `p` exponent, `Inf`), kept exact, converted to a string as a plain decimal (no exponent), and marshalled
+ * to msgpack as an int64 when whole and in range, else as a float64 when exact, else as the decimal text.
  * Values are exact rationals; cty rounds to 512 bits, which only differs for texts of more than about
  * 150 significant digits (or binary exponents producing as many), not handled here.
  */

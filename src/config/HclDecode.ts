@@ -1,6 +1,7 @@
 /**
- * What Nomad's client does to a job's `config` block before the driver sees it (nomad-plugin-protocol.md
- * §3.2–3.3): hcldec against the driver's hclspec — every attribute present (absent ones null),
+ * What Nomad's client does to a job's `config` block before the driver sees it (hashicorp/nomad
+ * client/allocrunner/taskrunner/task_runner.go runDriver, helper/pluginutils/hclutils/util.go ParseHclInterface,
+ * hclspecutils/dec.go): hcldec against the driver's hclspec — every attribute present (absent ones null),
  * defaults from Literal, values converted to the declared type as cty converts them, unknown keys
  * rejected. Used by `containerd-driver spec` to read a job's config as a Nomad client would, and by
  * tests to produce Nomad's config bytes; test/integration/nomad-oracle.test.ts checks it against the

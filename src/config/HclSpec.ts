@@ -1,7 +1,7 @@
 /**
  * The hclspec Nomad uses to validate and decode a config block, derived from option declarations.
  * Every Attr carries an explicit name: names are only inherited inside an Object, not inside the
- * primary of a Default (nomad-plugin-protocol.md §3.2).
+ * primary of a Default (hashicorp/nomad helper/pluginutils/hclspecutils/dec.go).
  */
 import type { Spec } from "../gen/plugins/shared/hclspec/hcl_spec.js"
 import type { Option, Options } from "./Options.js"

@@ -1,8 +1,8 @@
 /**
- * containerd's filter syntax (containerd-api.md §4.8), used by FakeContainerd to answer List/Subscribe/Metrics
- * calls the way the daemon does: `fieldpath[op value]`, ops `==`, `!=`, `~=` (regular expression), no op =
- * "field present"; fieldpath segments separated by "." and quoted with double quotes when they hold other
- * characters; "," inside one string is AND, several strings are OR.
+ * containerd's filter syntax (containerd/containerd filters/filter.go), used by FakeContainerd to answer
+ * List/Subscribe/Metrics calls the way the daemon does: `fieldpath[op value]`, ops `==`, `!=`, `~=` (regular
+ * expression), no op = "field present"; fieldpath segments separated by "." and quoted with double quotes when they
+ * hold other characters; "," inside one string is AND, several strings are OR.
  */
 import { Data, Either } from "effect"
 

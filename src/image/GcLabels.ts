@@ -1,7 +1,8 @@
 /**
- * The labels that make containerd's garbage collector keep a pulled image alive (containerd-api.md §2.7): each
- * parent blob references its children (`containerd.io/gc.ref.content.*`), the config references the unpacked
- * snapshot chain (`containerd.io/gc.ref.snapshot.<snapshotter>`), plus the informational labels ctr/nerdctl set
+ * The labels that make containerd's garbage collector keep a pulled image alive (containerd/containerd
+ * docs/garbage-collection.md, images/mediatypes.go ChildGCLabels): each parent blob references its children
+ * (`containerd.io/gc.ref.content.*`), the config references the unpacked snapshot chain
+ * (`containerd.io/gc.ref.snapshot.<snapshotter>`), plus the informational labels ctr/nerdctl set
  * (`containerd.io/distribution.source.<host>`, `containerd.io/uncompressed`, `containerd.io/snapshot.ref`).
  */
 import type { Descriptor } from "./Manifest.js"

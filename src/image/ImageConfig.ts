@@ -1,7 +1,7 @@
 /**
  * The image configuration blob (OCI image-spec config.md, Docker v1 compatible): what a task's process inherits
  * (env, entrypoint, cmd, working dir, user, stop signal, labels, exposed ports), the platform it was built for,
- * and the rootfs diff IDs from which the snapshot chain IDs are computed (containerd-api.md §2.10, §2.11).
+ * and the rootfs diff IDs from which the snapshot chain IDs are computed (config.md, "Layer ChainID").
  */
 import { createHash } from "node:crypto"
 import { Data, Either, Schema } from "effect"

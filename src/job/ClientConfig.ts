@@ -1,7 +1,8 @@
 /**
- * What the Nomad client does to a task's `config` block before StartTask (nomad-plugin-protocol.md §3.3): every
- * string is an HCL template evaluated with the task's variables (its environment, `node.*`, `attr.*`, `meta.*`,
- * `env["..."]`; an unknown variable is an error, as in Nomad), the result is decoded against the driver's schema
+ * What the Nomad client does to a task's `config` block before StartTask (hashicorp/nomad
+ * client/allocrunner/taskrunner/task_runner.go runDriver): every string is an HCL template evaluated with the
+ * task's variables (its environment, `node.*`, `attr.*`, `meta.*`, `env["..."]`; an unknown variable is an error,
+ * as in Nomad), the result is decoded against the driver's schema
  * (hcldec, src/config/HclDecode.ts) and marshalled as cty msgpack (src/config/CtyEncode.ts). Failures name the
  * option, for the job file's line.
  */

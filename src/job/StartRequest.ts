@@ -1,7 +1,8 @@
 /**
- * The TaskConfig message a Nomad client sends with StartTask (nomad-plugin-protocol.md §4.4) for one start
- * attempt of a task: a new id each time, the task's environment and resources, its allocation and log FIFOs,
- * host volume mounts, and the group's network namespace and DNS in bridge mode.
+ * The TaskConfig message a Nomad client sends with StartTask (proto/plugins/drivers/proto/driver.proto; filled by
+ * hashicorp/nomad client/allocrunner/taskrunner/task_runner.go buildTaskConfig) for one start attempt of a task: a
+ * new id each time, the task's environment and resources, its allocation and log FIFOs, host volume mounts, and
+ * the group's network namespace and DNS in bridge mode.
  */
 import {
   type Mount,

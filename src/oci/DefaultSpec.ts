@@ -1,6 +1,7 @@
 /**
  * containerd's default Linux spec (Go client 1.6.20, `oci.WithDefaultSpec` / `populateDefaultUnixSpec`,
- * containerd-api.md §3.1) and the device-cgroup allow rules `ctr` adds with `WithDefaultUnixDevices`.
+ * containerd/containerd oci/spec.go) and the device-cgroup allow rules `ctr` adds with `WithDefaultUnixDevices`
+ * (oci/spec_opts.go).
  * Pinned against `ctr` output by test/unit/oci-golden.test.ts.
  */
 import * as path from "node:path"

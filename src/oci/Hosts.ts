@@ -1,6 +1,7 @@
 /**
  * The container's /etc/hosts and /etc/resolv.conf: `extra_hosts` validation (Docker's rules and wording), file
- * rendering, and the choice between a generated file and a bind of the host's own file (DESIGN.md decision 10).
+ * rendering, and the choice between a generated file and a bind of the host's own file (README.md, "How a task
+ * runs", Networking).
  */
 import { isIP } from "node:net"
 import { Either } from "effect"

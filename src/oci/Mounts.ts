@@ -22,7 +22,7 @@ export const cleanDestination = (destination: string): string => {
   return cleaned.length > 1 && cleaned.endsWith("/") ? cleaned.slice(0, -1) : cleaned
 }
 
-/** Host paths of the task's directories (nomad-plugin-protocol.md §5.5). */
+/** Host paths of the task's directories (hashicorp/nomad client/allocdir). */
 export const taskDirectories = (nomad: Pick<NomadTask, "alloc_dir" | "name">) => {
   const taskDir = posix.join(nomad.alloc_dir, nomad.name)
   return {

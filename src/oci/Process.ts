@@ -9,7 +9,7 @@ import type { ImageConfig, TaskConfig } from "./SpecInput.js"
 import { type SpecError, specError } from "./SpecError.js"
 
 /**
- * The original driver's rules (anchor-roblox-driver.md §4.4 option 1):
+ * The original driver's rules (Roblox/nomad-driver-containerd containerd/containerd.go, createContainer):
  * - `command` and `entrypoint` together are an error;
  * - `entrypoint` replaces the image ENTRYPOINT *and* CMD: args = entrypoint ++ args; `entrypoint = [""]` means
  *   "no entrypoint": args alone. An empty list `entrypoint = []` is treated as unset (the Go driver crashed on it;

@@ -1,7 +1,7 @@
 /**
  * The subset of the OCI runtime spec (runtime-spec 1.0.2, as vendored by containerd 1.6) that the driver emits,
- * with the JSON field names of the spec (camelCase, containerd-api.md §3.5). Absent fields are omitted, never
- * `undefined`, so a spec compares equal to its JSON round trip.
+ * with the JSON field names of the spec (camelCase, opencontainers/runtime-spec specs-go/config.go). Absent fields
+ * are omitted, never `undefined`, so a spec compares equal to its JSON round trip.
  *
  * Numbers are JSON numbers. Values beyond 2^53 (RLIM_INFINITY = 2^64 − 1 in an rlimit, large seccomp argument
  * values from a custom profile) are bigints, and SpecJson.ts writes them as exact integers.

@@ -1,6 +1,6 @@
 /**
- * The `linux.seccomp` section: containerd's default profile (contrib/seccomp `DefaultProfile`, 1.6.20,
- * containerd-api.md §3.6), computed from the spec's final bounding capabilities; and custom profiles given by
+ * The `linux.seccomp` section: containerd's default profile (containerd/containerd contrib/seccomp/seccomp_default.go
+ * `DefaultProfile`, 1.6.20), computed from the spec's final bounding capabilities; and custom profiles given by
  * `seccomp_profile`, in Docker's format (`archMap`, `name`/`names`, `includes`/`excludes`) or plain runtime-spec
  * format (which is what the original driver accepted, and a subset of Docker's).
  */

@@ -380,7 +380,7 @@ const devices: SpecOption = {
 
 const readOnlyBind = (file: string): Mount => ({ destination: file, type: "bind", source: file, options: ["rbind", "ro"] })
 
-/** /etc/hosts and /etc/resolv.conf: generated files or binds of the host's (DESIGN.md decision 10). */
+/** /etc/hosts and /etc/resolv.conf: generated files or binds of the host's (README.md, "How a task runs", Networking). */
 const etcFiles = (
   input: SpecInput,
   extraHosts: ReadonlyArray<ExtraHost>,

@@ -1,7 +1,8 @@
 /**
  * The one error of runtime-spec generation. `reason` says which rule failed; `message` is shown to the user as
  * the task's failure, so it names the option, the offending value and what to do. Where the original Go driver
- * had a message for the same situation (anchor-roblox-driver.md §8) the wording is kept.
+ * had a message for the same situation (Roblox/nomad-driver-containerd containerd/containerd.go,
+ * containerd/driver.go) the wording is kept.
  */
 import { Data } from "effect"
 

@@ -23,7 +23,7 @@ export interface DriverSpecConfig {
   readonly policy?: Policy
 }
 
-/** Nomad's `TaskConfig` proto (nomad-plugin-protocol.md §4.2/§4.4), the fields spec generation uses. */
+/** Nomad's `TaskConfig` proto (proto/plugins/drivers/proto/driver.proto), the fields spec generation uses. */
 export interface NomadTask {
   readonly id: string
   readonly name: string
@@ -98,7 +98,7 @@ export interface NomadDns {
   readonly options: ReadonlyArray<string>
 }
 
-/** The image config's `config` object (containerd-api.md §2.11), plus the image's account files. */
+/** The image config's `config` object (opencontainers/image-spec config.md), plus the image's account files. */
 export interface ImageInput {
   readonly config: ImageConfig
   /** Contents of the image's /etc/passwd; undefined when the image has none. */

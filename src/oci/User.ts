@@ -1,6 +1,6 @@
 /**
- * Resolves the process user the way containerd's WithUser + WithAdditionalGIDs do (containerd-api.md §3.3), from
- * the image's /etc/passwd and /etc/group contents instead of a mounted rootfs:
+ * Resolves the process user the way containerd's WithUser + WithAdditionalGIDs do (containerd/containerd
+ * oci/spec_opts.go), from the image's /etc/passwd and /etc/group contents instead of a mounted rootfs:
  * - `uid` → the passwd entry's gid if the uid is listed, else gid 0;
  * - `name` → must be in /etc/passwd;
  * - `user:group` with either side numeric or a name (names must exist in passwd / group);

@@ -1,6 +1,6 @@
 /**
- * What the driver reports to Nomad about this node (nomad-plugin-protocol.md §4.3): health, a
- * description a user can act on, and `driver.containerd.*` node attributes. Pure: the facts about
+ * What the driver reports to Nomad about this node (FingerprintResponse, proto/plugins/drivers/proto/driver.proto):
+ * health, a description a user can act on, and `driver.containerd.*` node attributes. Pure: the facts about
  * containerd and the host are gathered elsewhere.
  */
 import type { ActiveConfig } from "../config/ActiveConfig.js"

@@ -1,6 +1,7 @@
 /**
- * go-plugin's launch contract as Nomad uses it (nomad-plugin-protocol.md §1): the magic cookie,
- * app-protocol negotiation and the handshake line, the only thing ever written to stdout.
+ * go-plugin's launch contract as Nomad uses it (hashicorp/go-plugin docs/internals.md, server.go; hashicorp/nomad
+ * plugins/base/plugin.go): the magic cookie, app-protocol negotiation and the handshake line, the only thing ever
+ * written to stdout.
  */
 export const magicCookieKey = "NOMAD_PLUGIN_MAGIC_COOKIE"
 export const magicCookieValue = "e4327c2e01eabfd75a8a67adb114fb34a757d57eee7728d857a8cec6e91a7255"

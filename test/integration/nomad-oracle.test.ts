@@ -1,7 +1,7 @@
 /**
  * Our emulation of Nomad's config pipeline (src/config/HclDecode.ts + test/support/NomadCty.ts) against
  * the real one: test/oracle/nomadcty runs Debian's hcl 2.14.1 hcldec and cty 1.12.1 msgpack, the
- * libraries nomad-plugin-protocol.md §3.5 was produced with. Needs `scripts/test-env.sh up` (which
+ * libraries the worked example below was recorded with. Needs `scripts/test-env.sh up` (which
  * builds the oracle); every test fails, naming that command, when the binary is missing.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -50,7 +50,8 @@ describe("the oracle", () => {
     expect(requireOracle()).toMatch(/nomadcty$/)
   })
 
-  // nomad-plugin-protocol.md §3.5, including its `any` attribute and an interpolated variable.
+  // The worked example (real hcldec + cty output, recorded with hcl 2.14.1 / cty 1.12.1), including its `any`
+  // attribute and an interpolated variable.
   const workedExampleSpec = object({
     args: attr("args", "list(string)"),
     command: attr("command", "string", true),
@@ -121,7 +122,7 @@ describe("plugin config (agent: no variables)", () => {
   })
 
   it("the original driver's example", () => {
-    // The agent's HCL parser turns the auth block into a list of maps (§2.4).
+    // The agent's HCL parser (hashicorp/nomad command/agent/config_parse.go) turns the auth block into a list of maps.
     const config = {
       enabled: true,
       containerd_runtime: "io.containerd.runc.v2",

@@ -1,6 +1,7 @@
 /**
- * Produces config bytes as a Nomad client does (nomad-plugin-protocol.md §2.4, §3.3–3.5): hcldec against
- * the plugin's hclspec (src/config/HclDecode.ts), then cty's msgpack marshalling (src/config/CtyEncode.ts).
+ * Produces config bytes as a Nomad client does (hashicorp/nomad client/allocrunner/taskrunner/task_runner.go
+ * runDriver, helper/pluginutils/loader/init.go): hcldec against the plugin's hclspec (src/config/HclDecode.ts),
+ * then cty's msgpack marshalling (src/config/CtyEncode.ts).
  * test/integration/nomad-oracle.test.ts checks these bytes against the real Go pipeline.
  */
 import { Either } from "effect"

@@ -1,7 +1,7 @@
 /**
- * Launches the built plugin exactly as a Nomad client does (nomad-plugin-protocol.md §1): the file
- * copied into a plugin_dir under its plugin name, exec'd without a shell, the agent's environment
- * plus go-plugin's variables, piped stdio; then dials the socket from the handshake line.
+ * Launches the built plugin exactly as a Nomad client does (hashicorp/nomad helper/pluginutils/loader,
+ * hashicorp/go-plugin client.go): the file copied into a plugin_dir under its plugin name, exec'd without a shell,
+ * the agent's environment plus go-plugin's variables, piped stdio; then dials the socket from the handshake line.
  */
 import * as grpc from "@grpc/grpc-js"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"

@@ -1,5 +1,6 @@
 // Command nomadcty is a test oracle for the config bytes a Nomad agent or client sends a driver plugin
-// (nomad-plugin-protocol.md §2.4, §3). It runs a config through the real libraries of that pipeline,
+// (hashicorp/nomad helper/pluginutils/loader/init.go, client/allocrunner/taskrunner/task_runner.go runDriver).
+// It runs a config through the real libraries of that pipeline,
 // hashicorp/hcl/v2 (hcldec, JSON syntax) and zclconf/go-cty (msgpack), as Debian packages them:
 //
 //  1. the hclspec Spec (as JSON, see specJSON) becomes an hcldec.Spec the way Nomad's hclspec

@@ -29,7 +29,8 @@ export default {
   tempDirName: ".cache/stryker-tmp",
   cleanTempDir: "always",
   reporters: ["clear-text", "progress-append-only", "json", "html"],
-  jsonReporter: { fileName: ".cache/mutation/mutation.json" },
+  // STRYKER_REPORT names the report of one narrowed run, so runs over different files can go side by side.
+  jsonReporter: { fileName: `.cache/mutation/${process.env.STRYKER_REPORT ?? "mutation"}.json` },
   htmlReporter: { fileName: ".cache/mutation/mutation.html" },
   clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0, reportScoreTable: true, reportMutants: false },
   thresholds: { high: 80, low: 60, break: null }

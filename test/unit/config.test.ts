@@ -14,7 +14,7 @@ const attr = (name: string, type: string, required = false): Spec => ({
 })
 const object = (attributes: Record<string, Spec>): Spec => ({ block: { $case: "object", value: { attributes } } })
 
-// nomad-plugin-protocol.md §3.5: real output of Nomad's hcldec + cty pipeline.
+// The worked example: real output of Nomad's hcldec + cty pipeline (checked against it in test/integration/nomad-oracle.test.ts).
 const workedExampleSpec = object({
   args: attr("args", "list(string)"),
   command: attr("command", "string", true),
@@ -224,9 +224,9 @@ describe("invalid config gives an actionable error", () => {
   it("names a missing required option", () => {
     expect(message(taskDecode(encode({ command: "x" })))).toContain("image: is missing")
   })
-  it("keeps the original wording for a bad image_pull_timeout", () => {
+  it("keeps the original wording for a bad image_pull_timeout: Go's error (test/fixtures/go-durations.json)", () => {
     expect(message(taskDecode(encode({ image: "x", image_pull_timeout: "5x" })))).toContain(
-      "Failed to parse image_pull_timeout: time: invalid duration \"5x\""
+      "Failed to parse image_pull_timeout: time: unknown unit \"x\" in duration \"5x\""
     )
   })
   it("says what is wrong with a zero or negative image_pull_timeout, which Go parses", () => {
@@ -272,7 +272,7 @@ describe("stats_interval: a warning, never a refused config (the original only w
   })
   it("warns about a value that is not a positive Go duration, saying what is used instead", () => {
     expect(configWarnings(load("5 seconds"))).toEqual([
-      "stats_interval \"5 seconds\" is not a Go duration (time: invalid duration \"5 seconds\"); Nomad's collection interval is used instead"
+      "stats_interval \"5 seconds\" is not a Go duration (time: unknown unit \" seconds\" in duration \"5 seconds\"); Nomad's collection interval is used instead"
     ])
     expect(configWarnings(load("-1m"))).toEqual([
       "stats_interval \"-1m\" is not a positive duration; Nomad's collection interval is used instead"

@@ -11,7 +11,10 @@ import {
 } from "../../src/gen/github.com/containerd/containerd/api/services/content/v1/content.js"
 import { clientError, type ContainerdError } from "../../layers/containerd/ContainerdError.js"
 import { encodeWriteFrame, type WriteTuning, writeBlob, writeMessageBuffer } from "../../layers/containerd/contentWrite.js"
-import { type DuplexSession, FRAME_PREFIX } from "../../layers/containerd/rpc.js"
+import type { DuplexSession } from "../../layers/containerd/rpc.js"
+
+// gRPC's length-prefixed message: a compressed-flag byte, then a 4-byte big-endian length (grpc PROTOCOL-HTTP2.md).
+const FRAME_PREFIX = 5
 
 const sha256 = (bytes: Uint8Array) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`
 

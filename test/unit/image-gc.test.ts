@@ -16,7 +16,6 @@ import { driverLayer } from "../../layers/Serve.js"
 import { Tasks } from "../../layers/Tasks.js"
 import type { TaskHandle } from "../../src/gen/plugins/drivers/proto/driver.js"
 import * as Platform from "../../src/image/Platform.js"
-import { pulledForTaskLabel } from "../../src/task/TaskIdentity.js"
 import { fakeRegistry, makeImage } from "../support/fakeImages.js"
 import { makeAllocation, pluginConfigBytes, taskConfig } from "../support/nomadTask.js"
 
@@ -205,7 +204,7 @@ describe("image GC", () => {
       yield* passes("1 hour")
       expect(yield* images).toEqual([app.name])
       const { image } = yield* inNs(Effect.flatMap(Containerd, (cd) => cd.images.get({ name: app.name })), fake.containerd).pipe(Effect.orDie)
-      expect(image?.labels[pulledForTaskLabel]).toBeUndefined()
+      expect(image?.labels["containerd-driver.pulled-for-task"]).toBeUndefined()
     }))
 
   it.scoped("marks the images it pulls for tasks, and removes nothing with gc.image off", () =>
@@ -215,7 +214,7 @@ describe("image GC", () => {
       const task = request(app.name)
       yield* tasks.start(task)
       const { image } = yield* inNs(Effect.flatMap(Containerd, (cd) => cd.images.get({ name: app.name })), fake.containerd).pipe(Effect.orDie)
-      expect(image?.labels[pulledForTaskLabel]).toBe("true")
+      expect(image?.labels["containerd-driver.pulled-for-task"]).toBe("true")
       yield* tasks.destroy(task.id, true)
       yield* passes("1 hour")
       expect(yield* images).toEqual([app.name])

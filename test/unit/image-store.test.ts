@@ -1,7 +1,7 @@
 // ImageStore against FakeContainerd and an in-memory registry: what ends up in containerd (blobs with the GC
 // labels, snapshot chain, image record), what is asked of the registry (nothing for a present image, one fetch for
 // concurrent pulls), timeouts and interruption leaving nothing behind, progress, errors, and readFile.
-import { randomBytes } from "node:crypto"
+import { createHash } from "node:crypto"
 import { it } from "@effect/vitest"
 import { Chunk, Deferred, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { describe, expect } from "vitest"
@@ -27,9 +27,16 @@ const baseLayer: ReadonlyArray<TarSpec> = [
   { path: "etc/passwd", data: "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n" },
   { path: "etc/group", data: "root:x:0:\napp:x:1000:\n" }
 ]
+// 60 kB that gzip cannot shrink, yet the same on every run, so the layers' DiffIDs and the image's ChainID are
+// fixed values (see appImageChain below).
+const incompressible = (size: number): Buffer => {
+  const blocks: Array<Buffer> = []
+  for (let i = 0, total = 0; total < size; i++, total += 32) blocks.push(createHash("sha256").update(`block ${i}`).digest())
+  return Buffer.concat(blocks).subarray(0, size)
+}
 const dataLayer: ReadonlyArray<TarSpec> = [
   { path: "data", type: "dir" },
-  { path: "data/a.txt", data: randomBytes(60_000).toString("base64") },
+  { path: "data/a.txt", data: incompressible(60_000).toString("base64") },
   { path: "data/deleted.txt", data: "deleted later\n" }
 ]
 const changeLayer: ReadonlyArray<TarSpec> = [{ path: "data/.wh.deleted.txt" }, { path: "data/b.txt", data: "b\n" }]
@@ -44,6 +51,21 @@ const appImage = makeImage("registry.test/team/app:1", [baseLayer, dataLayer, ch
   Labels: { kind: "app" },
   ExposedPorts: { "8080/tcp": {} }
 }, { platform: amd64 })
+
+// appImage's layer DiffIDs (sha256 of each uncompressed tar test/support/tarWriter.ts writes) and the ChainIDs of
+// the image-spec (config.md, "Layer ChainID": ChainID(L0|...|Ln) = SHA256(ChainID(L0|...|Ln-1) + " " + DiffID(Ln))),
+// worked out in a shell, not by the driver:
+//   printf '%s %s' "$L0" "$L1" | sha256sum   -> chain 1;   printf '%s %s' "sha256:<chain 1>" "$L2" | sha256sum -> chain 2
+const appImageDiffIds = [
+  "sha256:9e9581a4690298d8397a5591d9f40f083258e99007d522009c02958717cd46ea",
+  "sha256:311ebbe70b59aafabab2629f757d9e9fd125b1468df6a6f10b7a52baaf668ba6",
+  "sha256:4513c70a0a866d13c4dc6486376fb5be19388d44b477caaaaef783d73cec83f3"
+]
+const appImageChain = [
+  appImageDiffIds[0],
+  "sha256:6521c841544bc0b81ad6b38056746d74b7fd6b53082a9c6f37e7c3937f9f8687",
+  "sha256:8470371ffd6d4c1496039b511ff69d4bfaf5718d13eac94b1b14b2594ce25aca"
+]
 
 const multiArch = makeImage("registry.test/team/multi:latest", [baseLayer], { Env: ["PLATFORM=amd64"] }, {
   platform: amd64,
@@ -83,11 +105,11 @@ describe("ImageStore.pull from the registry", () => {
     return Effect.gen(function*() {
       const store = yield* ImageStore
       const image = yield* store.pull("registry.test/team/app:1")
-      const chain = chainIds(appImage.layers.map((l) => l.diffId))
+      expect(appImage.layers.map((l) => l.diffId)).toEqual(appImageDiffIds) // the fixture is the one worked out above
       expect(image.name).toBe("registry.test/team/app:1")
       expect(image.target.digest).toBe(appImage.root.digest)
       expect(image.config.digest).toBe(appImage.configDigest)
-      expect(image.chainId).toBe(chain[2])
+      expect(image.chainId).toBe(appImageChain[2])
       expect(image.snapshotter).toBe(snapshotter)
       expect(image.platform).toEqual(amd64)
       expect(image.imageConfig).toEqual({
@@ -110,9 +132,9 @@ describe("ImageStore.pull from the registry", () => {
         "containerd.io/gc.ref.content.l.1": appImage.layers[1]!.digest,
         "containerd.io/gc.ref.content.l.2": appImage.layers[2]!.digest
       })
-      expect(labels.get(appImage.configDigest)).toEqual({ ...source, "containerd.io/gc.ref.snapshot.overlayfs": chain[2] })
+      expect(labels.get(appImage.configDigest)).toEqual({ ...source, "containerd.io/gc.ref.snapshot.overlayfs": appImageChain[2] })
       appImage.layers.forEach((l) => expect(labels.get(l.digest)).toEqual({ ...source, "containerd.io/uncompressed": l.diffId }))
-      expect(yield* snapshotNames).toEqual([...chain].sort())
+      expect(yield* snapshotNames).toEqual([...appImageChain].sort())
 
       const cd = yield* Containerd
       const { image: record } = yield* cd.images.get({ name: "registry.test/team/app:1" })
@@ -366,7 +388,7 @@ describe("ImageStore errors", () => {
       expect(yield* leftovers).toEqual({ leases: 0, ingests: 0 })
       // The next attempt succeeds and reuses what was stored.
       const image = yield* store.pull("registry.test/team/app:1")
-      expect(image.chainId).toBe(chainIds(appImage.layers.map((l) => l.diffId))[2])
+      expect(image.chainId).toBe(appImageChain[2])
     }).pipe(Effect.provide(layer))
   })
 })
@@ -397,5 +419,27 @@ describe("ImageStore.readFile", () => {
       expect(error.reason).toBe("Unsupported")
       expect(error.message).toContain("zstd")
     }).pipe(Effect.provide(layer))
+  })
+})
+
+// chainIds itself, on DiffIDs anyone can recompute: the empty string's sha256, the empty tar's (1024 zero bytes, the
+// DiffID of every empty layer) and that of "hello\n". Expected values from a shell, e.g.
+//   printf '%s %s' sha256:e3b0…b855 sha256:5f70…c6ef | sha256sum
+describe("ChainID (image-spec config.md)", () => {
+  const empty = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+  const emptyTar = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
+  const hello = "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+  it("the first layer's ChainID is its DiffID; each next one hashes the parent ChainID, a space and the DiffID", () => {
+    expect(chainIds([])).toEqual([])
+    expect(chainIds([hello])).toEqual([hello])
+    expect(chainIds([empty, emptyTar, hello])).toEqual([
+      empty,
+      "sha256:f72fb72776a9246162641af9bd1013c00768a1ee5df657add0c6f66b103d832f",
+      "sha256:b485221a35eb05a4b71a6ecfa21432cb7534e77379ff230429722b5e2c1c56fa"
+    ])
+  })
+  it("order matters, and a layer repeated still changes the chain", () => {
+    expect(chainIds([emptyTar, empty])[1]).toBe("sha256:33b3e894f3d840843a86495314bf58ac707860d3553f5535922e180a451dc751")
+    expect(chainIds([emptyTar, emptyTar])[1]).toBe("sha256:170b376f64fb30995c140276be3d71dfb256b308d86183ca3b22aa93a79ad548")
   })
 })

@@ -1,11 +1,10 @@
 /**
  * Property tests for src/oci/Spec.ts: random valid task configs always give a well-formed runtime spec with the
- * invariants DESIGN.md decision 8 names; random invalid ones always fail with a typed SpecError.
+ * invariants below (capabilities, mounts, env, seccomp); random invalid ones always fail with a typed SpecError.
  */
+import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck as fc } from "effect"
-import { defaultCapabilities, knownCapabilities } from "../../src/oci/Capabilities.js"
-import { cleanDestination, taskDirectories, taskDirectoryTargets } from "../../src/oci/Mounts.js"
 import type { RuntimeSpec } from "../../src/oci/RuntimeSpec.js"
 import { buildSpec, type SpecResult } from "../../src/oci/Spec.js"
 import type { SpecErrorReason } from "../../src/oci/SpecError.js"
@@ -13,6 +12,29 @@ import type { NomadTask, SpecInput, TaskConfig } from "../../src/oci/SpecInput.j
 import { decodeJson, encodeJson } from "../../src/oci/SpecJson.js"
 import { ulimitNames } from "../../src/oci/Ulimits.js"
 import { baseImage, baseNomad, baseTask, hostDevices, specInput } from "../support/ociInput.js"
+
+// --- expected values, from outside the driver ------------------------------------------------------------------------
+
+const fixture = <A>(name: string): A => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), "utf8")) as A
+/** Every capability, in kernel bit order (include/uapi/linux/capability.h). */
+const knownCapabilities = fixture<{ capabilities: ReadonlyArray<string> }>("linux-capabilities.json").capabilities
+/** containerd's default set, as `ctr containers create` wrote it. */
+const defaultCapabilities = fixture<RuntimeSpec>("ctr-specs/default.json").process.capabilities!.bounding!
+
+/**
+ * The mount-destination oracle: Go's filepath.Clean for absolute paths (the form runc and containerd compare), done
+ * by hand: empty and "." elements go, ".." takes the previous element away (and stays at the root), no trailing "/".
+ */
+const cleanPath = (path: string): string => {
+  const parts: Array<string> = []
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue
+    if (part === "..") parts.pop()
+    else parts.push(part)
+  }
+  return `/${parts.join("/")}`
+}
+const isUnder = (path: string, parent: string): boolean => parent === "/" ? path !== "/" : path.startsWith(`${parent}/`)
 
 // --- arbitraries ---------------------------------------------------------------------------------------------------
 
@@ -56,7 +78,10 @@ const cpuset = fc.oneof(
 )
 
 /** Targets that collide with each other and with containerd's defaults on purpose. */
-const mountTarget = fc.constantFrom("/data", "/data/", "/data/sub", "/dev/shm", "/run", "/etc/hosts", "/etc/resolv.conf", "/cache", "/srv//x")
+const mountTarget = fc.constantFrom(
+  "/data", "/data/", "/data/sub", "/dev/shm", "/run", "/etc/hosts", "/etc/resolv.conf", "/cache", "/srv//x", "/data/./sub",
+  "/cache/tmp/..", "/srv/../srv//x/", "/dev/shm/sub", "/./opt"
+)
 const bindSource = fc.oneof(
   fc.constantFrom("/srv/data", "/opt/things", "/var/lib/x"),
   fc.constantFrom("local/config", "secrets/token", "alloc/shared", "local", "./local/a/../b")
@@ -274,17 +299,38 @@ describe("valid configs", () => {
     for (const c of caps) expect(allowed.has(c)).toBe(true)
   }, fcOptions)
 
-  it.prop("never mount twice on one destination", [validConfig], ([g]) => {
-    const destinations = built(g).spec.mounts.map((m) => cleanDestination(m.destination))
+  it.prop("give every mount a clean absolute destination, never twice the same", [validConfig], ([g]) => {
+    const destinations = built(g).spec.mounts.map((m) => m.destination)
+    for (const d of destinations) expect(cleanPath(d)).toBe(d)
     expect(new Set(destinations).size).toBe(destinations.length)
   }, fcOptions)
 
-  it.prop("always mount the task directories", [validConfig], ([g]) => {
+  it.prop("mount something at every target asked for: containerd's, Nomad's and the task's", [validConfig], ([g]) => {
+    const destinations = new Set(built(g).spec.mounts.map((m) => m.destination))
+    const asked = [
+      "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/run",
+      ...g.task.mounts.map((m) => m.target),
+      ...g.nomad.mounts.map((m) => (m.task_path.startsWith("/") ? m.task_path : `/${m.task_path}`))
+    ]
+    for (const target of asked) expect(destinations).toContain(cleanPath(target))
+  }, fcOptions)
+
+  it.prop("mount a directory before anything inside it", [validConfig], ([g]) => {
+    const destinations = built(g).spec.mounts.map((m) => m.destination)
+    destinations.forEach((d, i) => {
+      for (const later of destinations.slice(i + 1)) expect(isUnder(d, later)).toBe(false)
+    })
+  }, fcOptions)
+
+  it.prop("always mount the task directories, where NOMAD_*_DIR says or at /alloc, /local, /secrets", [validConfig], ([g]) => {
     const { spec } = built(g)
-    const dirs = taskDirectories(g.nomad)
-    const targets = taskDirectoryTargets(g.nomad.env)
-    const sourceAt = (d: string) => spec.mounts.find((m) => m.destination === cleanDestination(d))?.source
-    expect([sourceAt(targets.alloc), sourceAt(targets.local), sourceAt(targets.secrets)]).toEqual([dirs.alloc, dirs.local, dirs.secrets])
+    const { alloc_dir, name, env } = g.nomad
+    const sourceAt = (target: string) => spec.mounts.find((m) => m.destination === cleanPath(target))?.source
+    expect([
+      sourceAt(env["NOMAD_ALLOC_DIR"] || "/alloc"),
+      sourceAt(env["NOMAD_TASK_DIR"] || "/local"),
+      sourceAt(env["NOMAD_SECRETS_DIR"] || "/secrets")
+    ]).toEqual([`${alloc_dir}/alloc`, `${alloc_dir}/${name}/local`, `${alloc_dir}/${name}/secrets`])
   }, fcOptions)
 
   it.prop("have unique env keys, the image's PATH and Nomad's other variables", [validConfig], ([g]) => {
@@ -380,6 +426,8 @@ describe("the generator", () => {
     expect(has((g) => g.task.host_network)).toBe(true)
     expect(has((g) => g.task.cap_drop.some((c) => c.toUpperCase() === "ALL"))).toBe(true)
     expect(has((g) => g.task.mounts.length >= 2)).toBe(true)
+    expect(has((g) => g.task.mounts.some((m) => m.target.includes("..")) && g.task.mounts.some((m) => m.target.includes("/./")))).toBe(true)
+    expect(has((g) => g.task.mounts.some((m) => m.target === "/data") && g.task.mounts.some((m) => m.target === "/data/sub"))).toBe(true)
     const spec: RuntimeSpec = built(samples.find((g) => g.task.privileged)!).spec
     expect(spec.process.noNewPrivileges).toBe(false)
   })

@@ -2,13 +2,11 @@
  * Table tests for src/oci/Spec.ts: one describe per option, pinning its effect on the runtime spec and its
  * errors (with the original driver's wording where it had one).
  */
+import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
-import { defaultCapabilities, knownCapabilities } from "../../src/oci/Capabilities.js"
-import { defaultMaskedPaths, defaultMounts, defaultReadonlyPaths, defaultUnixDeviceRules } from "../../src/oci/DefaultSpec.js"
 import type { Mount, RuntimeSpec } from "../../src/oci/RuntimeSpec.js"
 import { specOptions } from "../../src/oci/Spec.js"
-import { dottedSysctl, sysctlRule } from "../../src/oci/Sysctl.js"
-import { rlimInfinity } from "../../src/oci/Ulimits.js"
+import { dottedSysctl } from "../../src/oci/Sysctl.js"
 import {
   allocDir,
   build,
@@ -18,6 +16,38 @@ import {
   hostDevices,
   spec
 } from "../support/ociInput.js"
+
+// The expected defaults are containerd's, read from what `ctr containers create` wrote (test/fixtures/ctr-specs,
+// scripts/gen-ctr-specs.sh), not from the driver's own tables in src/oci/DefaultSpec.ts and Capabilities.ts.
+const ctrSpec = (name: string): RuntimeSpec =>
+  JSON.parse(readFileSync(new URL(`../fixtures/ctr-specs/${name}.json`, import.meta.url), "utf8")) as RuntimeSpec
+const ctrDefault = ctrSpec("default")
+const defaultCapabilities = ctrDefault.process.capabilities!.bounding!
+const defaultMaskedPaths = ctrDefault.linux.maskedPaths!
+const defaultReadonlyPaths = ctrDefault.linux.readonlyPaths!
+const defaultMounts = ctrDefault.mounts
+const [denyAll, ...defaultUnixDeviceRules] = ctrDefault.linux.resources!.devices!
+// Every capability in kernel bit order (test/fixtures/linux-capabilities.json, from include/uapi/linux/capability.h);
+// test/support/ociInput.ts gives the driver all of them as the host's unless a test says otherwise.
+const kernelCapabilities = (JSON.parse(
+  readFileSync(new URL("../fixtures/linux-capabilities.json", import.meta.url), "utf8")
+) as { capabilities: ReadonlyArray<string> }).capabilities
+// What `ctr --privileged` granted on the host the fixtures were made on, which lacked CAP_SYS_RESOURCE.
+const ctrPrivilegedCapabilities = ctrSpec("privileged").process.capabilities!.bounding!
+
+describe("the expected values read from ctr's specs", () => {
+  it("are there, so the tests below compare with something", () => {
+    expect(defaultCapabilities).toHaveLength(14)
+    expect(defaultMaskedPaths).toContain("/proc/kcore")
+    expect(defaultReadonlyPaths).toContain("/proc/sys")
+    expect(defaultMounts.map((m) => m.destination)).toEqual(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/run"])
+    expect(denyAll).toEqual({ allow: false, access: "rwm" })
+    expect(ctrPrivilegedCapabilities).toEqual(kernelCapabilities.filter((c) => c !== "CAP_SYS_RESOURCE"))
+  })
+})
+
+// RLIM_INFINITY: (rlim_t)-1, all 64 bits set.
+const rlimInfinity = 2n ** 64n - 1n
 
 const taskDir = `${allocDir}/web`
 const mountAt = (s: RuntimeSpec, destination: string): Mount | undefined =>
@@ -96,7 +126,7 @@ describe("command / args / entrypoint", () => {
 })
 
 describe("privileged", () => {
-  const hostCaps = knownCapabilities.filter((c) => c !== "CAP_SYS_RESOURCE").reverse()
+  const hostCaps = [...ctrPrivilegedCapabilities].reverse()
 
   it("is refused when the driver does not allow it, in the original's words", () => {
     const error = failure({ task: { privileged: true }, driver: { allow_privileged: false } })
@@ -108,7 +138,7 @@ describe("privileged", () => {
 
   it("grants exactly the host's capabilities, in kernel bit order", () => {
     const s = spec({ task: { privileged: true }, host: { capabilities: hostCaps } })
-    const expected = knownCapabilities.filter((c) => c !== "CAP_SYS_RESOURCE")
+    const expected = ctrPrivilegedCapabilities
     expect(s.process.capabilities).toEqual({ bounding: expected, effective: expected, permitted: expected })
   })
 
@@ -206,7 +236,12 @@ describe("sysctl", () => {
     (key) => {
       const error = failure({ task: { sysctl: { [key]: "x" } } })
       expect(error.reason).toBe("InvalidSysctl")
-      expect(error.message).toBe(`sysctl ${JSON.stringify(key)} is not namespaced, so setting it would change the host; ${sysctlRule}`)
+      expect(error.message).toBe(
+        `sysctl ${JSON.stringify(key)} is not namespaced, so setting it would change the host; a task may set only ` +
+          "namespaced kernel parameters: kernel.msgmax, kernel.msgmnb, kernel.msgmni, kernel.sem, kernel.shmall, " +
+          "kernel.shmmax, kernel.shmmni, kernel.shm_rmid_forced, fs.mqueue.*, kernel.domainname, and net.* " +
+          "(not with host_network = true)"
+      )
     }
   )
   it.each(["net/../../kernel/modprobe", "net.ipv4..ip_forward", "net.", ".net.core.somaxconn", "net/./core/somaxconn"])(
@@ -297,7 +332,7 @@ describe("cap_add / cap_drop", () => {
   })
   it("drops from the privileged set", () => {
     const s = spec({ task: { privileged: true, cap_drop: ["SYS_ADMIN"] } })
-    expect(caps(s)).toEqual(knownCapabilities.filter((c) => c !== "CAP_SYS_ADMIN"))
+    expect(caps(s)).toEqual(kernelCapabilities.filter((c) => c !== "CAP_SYS_ADMIN"))
   })
   it("refuses unknown names with an actionable message", () => {
     const error = failure({ task: { cap_add: ["CAP_FLY"] } })
@@ -848,5 +883,26 @@ describe("runtime", () => {
 describe("host devices in the fixture", () => {
   it("include the entries the privileged test expects to be skipped", () => {
     expect(Object.keys(hostDevices)).toEqual(expect.arrayContaining(["/dev/console", "/dev/pts/0", "/dev/initctl"]))
+  })
+})
+
+// An option written as "" (HCL's default for a string attribute left empty) means the option is not set.
+// Found by mutation testing: the `!== ""` guards for these options survived being dropped (the WorkingDir one is
+// also covered by the cwd option, which never lets an empty cwd through).
+describe("options given as an empty string are unset", () => {
+  it("an image WorkingDir of \"\" leaves the cwd at /", () => {
+    expect(spec({ image: { workingDir: "" } }).process.cwd).toBe("/")
+  })
+  it("hostname \"\" keeps the container id as the hostname", () => {
+    expect(spec({ task: { hostname: "" } }).hostname).toBe(containerId)
+  })
+  it("shm_size \"\" keeps containerd's /dev/shm", () => {
+    expect(mountAt(spec({ task: { shm_size: "" } }), "/dev/shm")).toEqual(mountAt(spec(), "/dev/shm"))
+  })
+  it("seccomp_profile \"\" with seccomp = true uses the default profile", () => {
+    expect(spec({ task: { seccomp: true, seccomp_profile: "" } }).linux.seccomp).toEqual(spec({ task: { seccomp: true } }).linux.seccomp)
+  })
+  it("pids_limit 0 sets no limit", () => {
+    expect(spec({ task: { pids_limit: 0 } }).linux.resources?.pids).toBeUndefined()
   })
 })

@@ -4,9 +4,9 @@
  * for and whatever the policy says, a task that is admitted gets a runtime spec within the policy — no setting the
  * policy refuses is ever granted by some combination of options.
  */
+import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck as fc } from "effect"
-import { knownCapabilities } from "../../src/oci/Capabilities.js"
 import { taskDirectories } from "../../src/oci/Mounts.js"
 import { buildSpec } from "../../src/oci/Spec.js"
 import type { TaskConfig } from "../../src/oci/SpecInput.js"
@@ -26,6 +26,11 @@ import type { PolicyErrorReason } from "../../src/policy/PolicyError.js"
 import type { NamespacePolicyConfig } from "../../src/policy/PolicyOptions.js"
 import { policyTable } from "../../src/policy/PolicyTable.js"
 import { allocDir, baseNomad, baseTask, generatedDir, hostDevices, specInput } from "../support/ociInput.js"
+
+/** Every Linux capability, in kernel bit order (include/uapi/linux/capability.h), not the driver's own table. */
+const knownCapabilities = (JSON.parse(
+  readFileSync(new URL("../fixtures/linux-capabilities.json", import.meta.url), "utf8")
+) as { capabilities: ReadonlyArray<string> }).capabilities
 
 const fcOptions = { fastCheck: { numRuns: 300 } }
 const nodeRuntime = "io.containerd.runc.v2"

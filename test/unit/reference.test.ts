@@ -60,7 +60,47 @@ const validReference = fc
     const path = domain === "docker.io" && components.length === 1 ? `library/${joined}` : joined
     return Reference.make({ domain, path, tag, digest: digest ?? undefined })
   })
-  .filter((ref) => ref.name.length <= Reference.NAME_MAX_LENGTH)
+  .filter((ref) => ref.name.length <= 255)
+
+// --- inputs as users write them, with the answer worked out from their parts -----------------------------------
+
+/**
+ * A reference written from valid parts, with what Docker makes of it (distribution/reference normalize.go)
+ * worked out from the parts, not by the parser: an explicit domain is kept (index.docker.io becomes docker.io),
+ * none means docker.io, and Docker Hub's one-component names get library/.
+ */
+interface Written {
+  readonly input: string
+  readonly domain: string
+  readonly path: string
+  readonly tag: string | undefined
+  readonly digest: string | undefined
+}
+const upperLabel = fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,6}[A-Za-z0-9]$/).filter((l) => /[A-Z]/.test(l))
+const explicitDomain = fc.oneof(
+  domain, // names with dots, localhost, IPv4 and IPv6, with or without a port, docker.io
+  fc.constant("index.docker.io"),
+  // a first component with an uppercase letter is a domain (Docker's rule), as is a name with a port
+  upperLabel,
+  fc.tuple(fc.stringMatching(/^[a-z][a-z0-9-]{0,6}[a-z0-9]$/), port).map(([host, p]) => `${host}:${p}`)
+)
+const written: fc.Arbitrary<Written> = fc
+  .record({
+    domain: fc.option(explicitDomain, { nil: undefined, freq: 3 }),
+    components: fc.array(pathComponent, { minLength: 1, maxLength: 3 }),
+    tag: fc.option(tag, { nil: undefined }),
+    digest: fc.option(digest, { nil: undefined, freq: 3 })
+  })
+  // Without a domain, a first component with a "." would be read as one: not what this generator means.
+  .filter((w) => w.domain !== undefined || w.components.length === 1 || !w.components[0]!.includes("."))
+  .map(({ components, digest, domain, tag }): Written => {
+    const input = `${domain !== undefined ? `${domain}/` : ""}${components.join("/")}${tag !== undefined ? `:${tag}` : ""}` +
+      `${digest !== undefined ? `@${digest}` : ""}`
+    const expectedDomain = domain === undefined || domain === "index.docker.io" ? "docker.io" : domain
+    const path = expectedDomain === "docker.io" && components.length === 1 ? `library/${components[0]}` : components.join("/")
+    return { input, domain: expectedDomain, path, tag, digest }
+  })
+  .filter((w) => `${w.domain}/${w.path}`.length <= 255 && !/^[a-f0-9]{64}$/.test(w.input))
 
 // --- invalid inputs ----------------------------------------------------------------------------------------
 
@@ -209,6 +249,36 @@ describe("Reference.parse — rejected inputs", () => {
   })
 })
 
+describe("Reference — references written from valid parts", () => {
+  it.prop("parse into exactly those parts", [written], ([w]) => {
+    const parsed = Reference.parse(w.input)
+    expect(Either.isRight(parsed)).toBe(true)
+    if (Either.isLeft(parsed)) return
+    const ref = parsed.right
+    expect([ref.domain, ref.path, ref.tag, ref.digest]).toEqual([w.domain, w.path, w.tag, w.digest])
+    expect(ref.normalized).toBe(`${w.domain}/${w.path}${w.digest !== undefined ? `@${w.digest}` : `:${w.tag ?? "latest"}`}`)
+    expect(ref.pullScope).toBe(`repository:${w.path}:pull`)
+  })
+
+  it.prop("keep their meaning through the familiar form", [written], ([w]) => {
+    const ref = Either.getOrThrow(Reference.parse(w.input))
+    const again = Either.getOrThrow(Reference.parse(ref.familiar))
+    expect([again.domain, again.path, again.tag, again.digest]).toEqual([w.domain, w.path, w.tag, w.digest])
+  })
+
+  it("cover every kind of domain, tags and digests (the generator is not stuck on one shape)", () => {
+    const samples = fc.sample(written, { numRuns: 500, seed: 15 })
+    const some = (p: (w: Written) => boolean) => samples.filter(p).length
+    expect(some((w) => w.domain === "docker.io" && w.path.startsWith("library/"))).toBeGreaterThan(20)
+    expect(some((w) => /^[A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*$/.test(w.domain))).toBeGreaterThan(5)
+    expect(some((w) => w.domain.startsWith("["))).toBeGreaterThan(5)
+    expect(some((w) => /:\d+$/.test(w.domain))).toBeGreaterThan(20)
+    expect(some((w) => w.input.startsWith("index.docker.io/"))).toBeGreaterThan(2)
+    expect(some((w) => w.tag !== undefined && w.digest !== undefined)).toBeGreaterThan(5)
+    expect(some((w) => w.path.split("/").length === 3)).toBeGreaterThan(20)
+  })
+})
+
 describe("Reference — properties", () => {
   it.prop("parse(format(x)) equals x", [validReference], ([ref]) => {
     const reparsed = Reference.parse(Reference.format(ref))
@@ -261,4 +331,69 @@ describe("Reference — properties", () => {
       else expect(result.right).toBeInstanceOf(Reference.Reference)
     }
   )
+})
+
+describe("Reference — the limits, exactly", () => {
+  // The longest reference that can be valid: a 255-character name, a 128-character tag and a sha512 digest.
+  const name = `registry.example.com/${"a".repeat(255 - "registry.example.com/".length)}`
+  const longest = `${name}:${"t".repeat(128)}@sha512:${"f".repeat(128)}`
+
+  it("parses the longest valid reference (520 characters) and refuses one character more", () => {
+    expect(longest).toHaveLength(520)
+    expect(Either.map(Reference.parse(longest), (ref) => ref.name.length)).toEqual(Either.right(255))
+    expect(failure(`${longest}f`).reason).toBe("TooLong")
+    expect(failure(`${longest}f`).message).toBe(
+      `invalid image reference ${JSON.stringify(`${longest}f`)}: a reference cannot be longer than 520 characters`
+    )
+  })
+
+  it("takes a name of 255 characters and refuses 256, naming it", () => {
+    expect(Either.isRight(Reference.parse(name))).toBe(true)
+    expect(failure(`${name}a`).message).toBe(
+      `invalid image reference ${JSON.stringify(`${name}a`)}: the repository name ${name}a is longer than 255 characters`
+    )
+  })
+
+  it("takes a tag of 128 characters and refuses 129, saying what a tag is", () => {
+    expect(parseOrThrow(`redis:${"t".repeat(128)}`).tag).toHaveLength(128)
+    expect(failure(`redis:${"t".repeat(129)}`).message).toBe(
+      `invalid image reference ${JSON.stringify(`redis:${"t".repeat(129)}`)}: tag ${JSON.stringify("t".repeat(129))} must be ` +
+        "1-128 characters of [A-Za-z0-9_.-], not starting with \".\" or \"-\""
+    )
+  })
+
+  it("has no tag or digest field at all when none was written, so equality is structural", () => {
+    expect(Equal.equals(parseOrThrow("redis"), new Reference.Reference({ domain: "docker.io", path: "library/redis" }))).toBe(true)
+    expect(Object.keys(parseOrThrow("redis"))).not.toContain("tag")
+    expect(Object.keys(parseOrThrow("redis:7"))).not.toContain("digest")
+    expect(parseOrThrow("user/repo").repository).toBe("user/repo")
+  })
+
+  it("prints as its normalized form", () => {
+    expect(String(parseOrThrow("redis"))).toBe("docker.io/library/redis:latest")
+    expect(`${parseOrThrow(`redis:7@${sha256}`)}`).toBe(`docker.io/library/redis@${sha256}`)
+  })
+})
+
+describe("Reference — what each refusal says", () => {
+  // The whole message, so a user knows what to fix; "…" stands for the quoted input.
+  it.each([
+    ["", "the image name is empty"],
+    ["0123456789abcdef".repeat(4), "a 64-character hexadecimal string is an image ID, not a repository name; use \"name@sha256:<hex>\""],
+    ["bad_host.com/app", "\"bad_host.com\" is not a valid registry host[:port]"],
+    ["[::g]:5000/app", "\"[::g]:5000\" is not a valid registry host[:port]"],
+    ["[1::2::3]:5000/app", "\"[1::2::3]:5000\" does not hold a valid IPv6 address"],
+    ["999.1.1.1/x", "\"999.1.1.1\" is not a valid registry host (not a usable IP address or name)"],
+    ["localhost:0/x", "port 0 of \"localhost:0\" is not between 1 and 65535"],
+    ["host:5000/", "the repository name is missing"],
+    [":justtag", "the repository name is missing"],
+    [`@${sha256}`, "the repository name is missing"],
+    ["docker.io/User/repo", "the repository name must be lowercase"],
+    ["a__-b/c", "repository path components may only contain lowercase letters, digits and single separators (. _ __ -), separated by \"/\""],
+    ["redis:.x", "tag \".x\" must be 1-128 characters of [A-Za-z0-9_.-], not starting with \".\" or \"-\""],
+    ["redis@sha256:xyz", "digest \"sha256:xyz\" is not of the form algorithm:hex"],
+    [`redis@md5:${"a".repeat(32)}`, `digest "md5:${"a".repeat(32)}" is not supported: use sha256 (64), sha384 (96) or sha512 (128) lowercase hex digits`]
+  ])("%j: %s", (input, detail) => {
+    expect(failure(input).message).toBe(`invalid image reference ${JSON.stringify(input)}: ${detail}`)
+  })
 })

@@ -14,7 +14,7 @@ import {
   parseHostsToml,
   type RegistryHost
 } from "../../src/image/RegistryHosts.js"
-import { RegistryError, TEMPORARY_HINT } from "../../src/image/RegistryProtocol.js"
+import { RegistryError } from "../../src/image/RegistryProtocol.js"
 import { isPlainHttpToHttps, opensslReason, speaksHttpsMessage, type TlsFailure, tlsFailureMessage } from "../../src/image/TlsFailure.js"
 
 const parse = (text: string, dir = "/etc/containerd/certs.d/docker.io"): HostsDocument =>
@@ -201,8 +201,8 @@ describe("every host failed", () => {
   })
   it("names each host in order with what it did, with the last host's reason", () => {
     const error = allHostsFailed("docker.io", "docker.io/library/busybox:latest", [
-      { host: h("http://127.0.0.1:5999", "mirror"), error: new RegistryError({ reason: "Unreachable", message: `cannot reach registry 127.0.0.1:5999 (ECONNREFUSED); ${TEMPORARY_HINT}` }), skipped: false },
-      { host: h("https://m2.example", "mirror"), error: new RegistryError({ reason: "Timeout", message: `registry m2.example did not answer within 30 seconds; ${TEMPORARY_HINT}` }), skipped: true },
+      { host: h("http://127.0.0.1:5999", "mirror"), error: new RegistryError({ reason: "Unreachable", message: `cannot reach registry 127.0.0.1:5999 (ECONNREFUSED); this error is temporary; the pull can be retried` }), skipped: false },
+      { host: h("https://m2.example", "mirror"), error: new RegistryError({ reason: "Timeout", message: `registry m2.example did not answer within 30 seconds; this error is temporary; the pull can be retried` }), skipped: true },
       { host: h("https://registry-1.docker.io", "server"), error: new RegistryError({ reason: "ManifestUnknown", message: "manifest unknown: docker.io/library/busybox:latest" }), skipped: false }
     ])
     expect(error.reason).toBe("ManifestUnknown")

@@ -3,7 +3,7 @@
 // plugin and brings the test environment up first (scripts/test-env.sh up: containerd, the loopback registries,
 // the test images). As root:
 //   node bench/run.mjs [--rounds=N] [--only=case,...] [--cpu-prof=dir] [--timeline] [--window=s] [--tasks=N]
-//                      [--concurrent=N] [--recoveries=N] [--no-write]
+//                      [--concurrent=N] [--recoveries=N] [--plugin=file] [--node-options=...] [--no-write]
 // --rounds (default 10) sets every case's repetitions: handshake 2N runs; start, stop-destroy N rounds; pull, the
 // concurrent starts and the recoveries ⌈N/2⌉, ⌈N/4⌉, ⌈N/3⌉ (at least 3). --only runs some cases (and writes
 // nothing); --cpu-prof runs every plugin under `node --cpu-prof` (profiles in dir/<case>/, written when the plugin
@@ -11,7 +11,10 @@
 // --window sets the stats windows (default 20 s); --tasks and --concurrent change the fleet size (100) and the
 // concurrent batch (50) for a quick look, --recoveries the recovery rounds (0: none, e.g. to profile the stats
 // window of a plugin that then exits gracefully); the published results keep the budgets' sizes and every case, so
-// with any of these nothing is written.
+// with any of these nothing is written. --plugin runs another build of the plugin than dist/containerd-driver.cjs
+// (e.g. a copy of an earlier build, to compare two builds in runs interleaved by hand); --node-options sets
+// NODE_OPTIONS for every plugin process (e.g. `--require=<file>` to log process.memoryUsage()). With either, nothing
+// is written either.
 // A case that fails is reported and the run exits 1; every case cleans up after itself whatever happens.
 import { mkdirSync, writeFileSync } from "node:fs"
 import { resolve } from "node:path"
@@ -25,9 +28,9 @@ import { chartSvg, resultsTable, verdictsTable } from "./lib/report.mjs"
 import { defaults, integerArg, parseArgs, session } from "./lib/session.mjs"
 
 const all = [handshake, start, stopDestroy, pull, concurrent, fleet]
-const usage = `usage: node bench/run.mjs [--rounds=N] [--only=${all.map((c) => c.name).join(",")}] [--cpu-prof=dir] [--timeline] [--window=s] [--tasks=N] [--concurrent=N] [--recoveries=N] [--no-write]`
+const usage = `usage: node bench/run.mjs [--rounds=N] [--only=${all.map((c) => c.name).join(",")}] [--cpu-prof=dir] [--timeline] [--window=s] [--tasks=N] [--concurrent=N] [--recoveries=N] [--plugin=file] [--node-options=...] [--no-write]`
 const { positional, values, on } = parseArgs(process.argv.slice(2), {
-  flags: ["rounds", "only", "cpu-prof", "window", "tasks", "concurrent", "recoveries"],
+  flags: ["rounds", "only", "cpu-prof", "window", "tasks", "concurrent", "recoveries", "plugin", "node-options"],
   switches: ["timeline", "no-write"],
   usage
 })
@@ -43,7 +46,9 @@ const options = {
   concurrent: integerArg(values.concurrent, "--concurrent", 50, 1, usage),
   recoveryRounds: integerArg(values.recoveries, "--recoveries", undefined, 0, usage),
   timeline: on.has("timeline"),
-  cpuProfDir: values["cpu-prof"] === undefined ? undefined : resolve(values["cpu-prof"])
+  cpuProfDir: values["cpu-prof"] === undefined ? undefined : resolve(values["cpu-prof"]),
+  pluginFile: values.plugin === undefined ? undefined : resolve(values.plugin),
+  nodeOptions: values["node-options"]
 }
 const only = values.only?.split(",")
 const unknownCases = only?.filter((name) => !all.some((c) => c.name === name)) ?? []
@@ -56,7 +61,9 @@ const notWritten = [
   on.has("no-write") && "--no-write",
   options.tasks !== 100 && "--tasks is not 100",
   options.concurrent !== 50 && "--concurrent is not 50",
-  options.recoveryRounds !== undefined && "--recoveries is given"
+  options.recoveryRounds !== undefined && "--recoveries is given",
+  options.pluginFile !== undefined && "--plugin is given",
+  options.nodeOptions !== undefined && "--node-options is given"
 ].filter(Boolean)
 
 const { results, machine, load, minutes } = await session(only === undefined ? all : all.filter((c) => only.includes(c.name)), options)

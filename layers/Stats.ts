@@ -33,18 +33,8 @@ export interface Options {
 
 const defaultInterval = Duration.seconds(1)
 
-interface StreamState {
-  readonly previous: Sample | undefined
-  /** An undecodable payload is logged once per stream, not every interval. */
-  readonly warned: boolean
-}
-
-type Step =
-  | { readonly _tag: "Emit"; readonly stats: TaskStats }
-  | { readonly _tag: "Skip" }
-  | { readonly _tag: "End" }
-
-const skip: Step = { _tag: "Skip" }
+/** A stream's end: the task exited, or the driver no longer knows it. */
+const endOfStream: Effect.Effect<never, Option.Option<never>> = Effect.fail(Option.none())
 
 export const make = (options: Options = {}) =>
   Effect.gen(function*() {
@@ -86,43 +76,75 @@ export const make = (options: Options = {}) =>
         const location = yield* tasks.locate(taskId)
         const interval = yield* intervalFor(requested)
         const compute = yield* nodeCompute
-        const shared = yield* poller.subscribe(location.namespace, interval, location.containerId)
-        const first = yield* poller.readNow(location.namespace, location.containerId)
-        // A shared tick right after the first reading (or an older one still queued) would measure CPU over a
-        // sliver of time: samples are kept at least half an interval apart.
+        // A shared tick right after the first reading would measure CPU over a sliver of time: samples are kept at
+        // least half an interval apart.
         const minimumGapMillis = Duration.toMillis(interval) / 2
+        const annotate = Effect.annotateLogs({ task_id: taskId })
 
-        const step = (state: StreamState, reading: Poller.Reading): Effect.Effect<readonly [StreamState, Step]> => {
+        // Each reading becomes a sample inside the poller's tick (no fiber, queue or stream stage per task: those
+        // cost several times the sample itself, bench/cases/fleet.mjs), and the latest sample waits here for the
+        // caller: one that does not keep up gets the newest sample, not a backlog (as Docker's driver drops
+        // samples); its CPU rate covers the interval before it.
+        let previous: Sample | undefined
+        let warned = false
+        /** Readings are taken once the first one (read at once, below) is in. */
+        let open = false
+        let ended = false
+        let pending: TaskStats | undefined
+        let waiting: ((next: Effect.Effect<TaskStats, Option.Option<never>>) => void) | undefined
+        const deliver = () => {
+          if (waiting === undefined) return
+          const resume = waiting
+          if (pending !== undefined) {
+            const sample = pending
+            pending = undefined
+            waiting = undefined
+            resume(Effect.succeed(sample))
+          } else if (ended) {
+            waiting = undefined
+            resume(endOfStream)
+          }
+        }
+        const end = () => {
+          ended = true
+          deliver()
+        }
+        const onReading = (reading: Poller.Reading): Effect.Effect<void> => {
+          if (!open || ended) return Effect.void
           if (reading._tag !== "Metric") {
             // Nothing to report this time; a task the driver has forgotten will never report again.
-            return Effect.map(Effect.isSuccess(tasks.locate(taskId)), (known) => [state, known ? skip : { _tag: "End" }])
+            return Effect.flatMap(Effect.isSuccess(tasks.locate(taskId)), (known) => (known ? Effect.void : Effect.sync(end)))
           }
           const decoded = decodeMetrics(reading.data)
           if (decoded._tag === "Left") {
-            return Effect.as(
-              state.warned ? Effect.void : Effect.logWarning(`cannot read the task's metrics: ${decoded.left.message}`),
-              [{ ...state, warned: true }, skip]
-            )
+            if (warned) return Effect.void
+            warned = true
+            return annotate(Effect.logWarning(`cannot read the task's metrics: ${decoded.left.message}`))
           }
-          const { previous } = state
-          if (previous !== undefined && reading.atMillis - previous.atMillis < minimumGapMillis) {
-            return Effect.succeed([state, skip])
-          }
+          if (previous !== undefined && reading.atMillis - previous.atMillis < minimumGapMillis) return Effect.void
           const current: Sample = { atMillis: reading.atMillis, counters: decoded.right }
-          return Effect.succeed([
-            { ...state, previous: current },
-            { _tag: "Emit", stats: taskStats(taskId, previous, current, compute) }
-          ])
+          pending = taskStats(taskId, previous, current, compute)
+          previous = current
+          deliver()
+          return Effect.void
         }
 
-        return Stream.make(first).pipe(
-          Stream.concat(Stream.fromQueue(shared)),
-          Stream.mapAccumEffect({ previous: undefined, warned: false } as StreamState, (state, reading) =>
-            Effect.annotateLogs(step(state, reading), { task_id: taskId })),
-          Stream.takeWhile((s) => s._tag !== "End"),
-          Stream.filterMap((s) => (s._tag === "Emit" ? Option.some(s.stats) : Option.none())),
-          Stream.interruptWhen(location.exited)
-        )
+        yield* poller.watch(location.namespace, interval, location.containerId, onReading)
+        const first = yield* poller.readNow(location.namespace, location.containerId)
+        yield* Effect.suspend(() => {
+          open = true
+          return onReading(first)
+        })
+        yield* Effect.forkScoped(Effect.andThen(location.exited, Effect.sync(end)))
+
+        const next = Effect.async<TaskStats, Option.Option<never>>((resume) => {
+          waiting = resume
+          deliver()
+          return Effect.sync(() => {
+            if (waiting === resume) waiting = undefined
+          })
+        })
+        return Stream.repeatEffectOption(next)
       }))
 
     return Stats.of({ stream })

@@ -1,7 +1,7 @@
 // The built plugin as a Nomad client runs it: copied into a plugin_dir, launched with go-plugin's environment,
 // configured (SetConfig with the plugin block encoded as Nomad encodes it, then Init) on the case's own containerd
 // namespace. With --cpu-prof the plugin runs under `node --cpu-prof` and writes its profile when it exits gracefully.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, copyFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { since } from "./processes.mjs"
@@ -14,6 +14,11 @@ import { since } from "./processes.mjs"
 export const openPlugin = async (ctx, { namespace, profileName, env = {} }) => {
   const { driver: entry } = ctx
   const dir = entry.pluginDir()
+  // --plugin: another build in place of dist's.
+  if (ctx.pluginFile !== undefined) {
+    copyFileSync(ctx.pluginFile, join(dir, "containerd-driver"))
+    chmodSync(join(dir, "containerd-driver"), 0o755)
+  }
   if (ctx.cpuProfDir !== undefined) {
     // Node refuses --cpu-prof in NODE_OPTIONS: the plugin file becomes a wrapper that runs the bundle with it.
     const profiles = join(ctx.cpuProfDir, profileName)
@@ -23,7 +28,11 @@ export const openPlugin = async (ctx, { namespace, profileName, env = {} }) => {
     writeFileSync(plugin, `#!/bin/sh\nexec "${process.execPath}" --cpu-prof --cpu-prof-dir="${profiles}" "${join(dir, "containerd-driver.cjs")}" "$@"\n`, { mode: 0o755 })
   }
   // The socket goes into the plugin_dir too: a plugin that is SIGKILLed leaves it there, removed with the dir.
-  const pluginEnv = entry.nomadEnv({ PLUGIN_UNIX_SOCKET_DIR: dir, ...env })
+  const pluginEnv = entry.nomadEnv({
+    PLUGIN_UNIX_SOCKET_DIR: dir,
+    ...(ctx.nodeOptions === undefined ? {} : { NODE_OPTIONS: ctx.nodeOptions }),
+    ...env
+  })
   let launched
   let calls
 

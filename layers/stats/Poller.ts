@@ -3,9 +3,11 @@
  * and one Tasks.Metrics call per tick, filtered to the containers being watched, instead of a timer and a call per
  * stream — for 100 tasks about a tenth of the client's CPU (bench/stats-poll.mjs). containerd reads the tasks of a
  * call one after the other, so a large group is split into calls of at most `maxIdsPerCall` ids, a few at a time,
- * to keep a tick well within its interval. A group starts with its first subscriber and stops with its last. Each
- * subscriber gets the latest reading of its container through a queue of one: a slow consumer skips readings
- * rather than piling them up (as Docker's driver drops samples).
+ * to keep a tick well within its interval. A group starts with its first subscriber and stops with its last. A
+ * watcher's callback runs in the tick itself, so one tick turns every container's reading into its sample without
+ * a fiber or queue per container (a fiber woken per stream per tick cost more than the calls themselves). A
+ * subscriber instead gets the latest reading through a queue of one: a slow consumer skips readings rather than
+ * piling them up (as Docker's driver drops samples).
  */
 import { Array as Arr, Clock, Duration, Effect, Fiber, Queue, Schedule, type Scope } from "effect"
 import type { Metric } from "../../src/gen/github.com/containerd/containerd/api/types/metrics.js"
@@ -26,7 +28,17 @@ export type FetchMetrics = (
   containerIds: ReadonlyArray<string>
 ) => Effect.Effect<ReadonlyArray<Metric>, { readonly message: string }>
 
+/** Called in the tick with the container's reading; it must not block (the tick waits for it). */
+export type OnReading = (reading: Reading) => Effect.Effect<void>
+
 export interface Poller {
+  /** `onReading` with the container's reading every `interval`, until the scope closes; the first after one interval. */
+  readonly watch: (
+    namespace: string,
+    interval: Duration.Duration,
+    containerId: string,
+    onReading: OnReading
+  ) => Effect.Effect<void, never, Scope.Scope>
   /** The container's readings every `interval`, until the scope closes. The first arrives after one interval. */
   readonly subscribe: (
     namespace: string,
@@ -39,7 +51,7 @@ export interface Poller {
 
 interface Group {
   readonly namespace: string
-  readonly subscribers: Map<string, Set<Queue.Queue<Reading>>>
+  readonly subscribers: Map<string, Set<OnReading>>
   fiber: Fiber.RuntimeFiber<void> | undefined
   /** Whether the last call failed: a failure is logged when it starts, and again when calls work again. */
   failing: boolean
@@ -101,10 +113,10 @@ export const make = (fetch: FetchMetrics): Effect.Effect<Poller, never, Scope.Sc
           }
         }
         // Subscribers that joined or left during the calls are simply included or not.
-        for (const [id, queues] of group.subscribers) {
+        for (const [id, watchers] of group.subscribers) {
           const reading = byId.get(id)
           if (reading === undefined) continue
-          for (const queue of queues) yield* Queue.offer(queue, reading)
+          for (const onReading of watchers) yield* onReading(reading)
         }
       }).pipe(
         Effect.annotateLogs({ namespace: group.namespace }),
@@ -115,7 +127,7 @@ export const make = (fetch: FetchMetrics): Effect.Effect<Poller, never, Scope.Sc
       // Fixed rate: a slow call delays the next tick but ticks never pile up.
       Effect.sleep(interval).pipe(Effect.zipRight(Effect.repeat(tick(group), { schedule: Schedule.fixed(interval) })), Effect.asVoid)
 
-    const join = (namespace: string, interval: Duration.Duration, containerId: string) =>
+    const join = (namespace: string, interval: Duration.Duration, containerId: string, onReading: OnReading) =>
       lock.withPermits(1)(Effect.gen(function*() {
         const key = `${namespace}\u0000${Duration.toMillis(interval)}`
         let group = groups.get(key)
@@ -125,31 +137,38 @@ export const make = (fetch: FetchMetrics): Effect.Effect<Poller, never, Scope.Sc
           // Joining runs as a resource acquisition, which is uninterruptible: the poll loop must not inherit that.
           group.fiber = yield* Effect.forkIn(Effect.interruptible(run(group, interval)), scope)
         }
-        const queue = yield* Queue.sliding<Reading>(1)
-        const queues = group.subscribers.get(containerId) ?? new Set()
-        queues.add(queue)
-        group.subscribers.set(containerId, queues)
-        return { key, group, queue }
+        // A distinct function per watch, even for the same callback: leaving removes this watch only.
+        const watcher: OnReading = (reading) => onReading(reading)
+        const watchers = group.subscribers.get(containerId) ?? new Set()
+        watchers.add(watcher)
+        group.subscribers.set(containerId, watchers)
+        return { key, group, watcher }
       }))
 
-    const leave = ({ group, key, queue }: { readonly key: string; readonly group: Group; readonly queue: Queue.Queue<Reading> }, containerId: string) =>
+    const leave = ({ group, key, watcher }: { readonly key: string; readonly group: Group; readonly watcher: OnReading }, containerId: string) =>
       lock.withPermits(1)(Effect.gen(function*() {
-        const queues = group.subscribers.get(containerId)
-        queues?.delete(queue)
-        if (queues?.size === 0) group.subscribers.delete(containerId)
+        const watchers = group.subscribers.get(containerId)
+        watchers?.delete(watcher)
+        if (watchers?.size === 0) group.subscribers.delete(containerId)
         if (group.subscribers.size === 0 && groups.get(key) === group) {
           groups.delete(key)
           if (group.fiber !== undefined) yield* Fiber.interrupt(group.fiber)
         }
-        yield* Queue.shutdown(queue)
       }))
 
+    const watch = (namespace: string, interval: Duration.Duration, containerId: string, onReading: OnReading) =>
+      Effect.asVoid(
+        Effect.acquireRelease(join(namespace, interval, containerId, onReading), (joined) => leave(joined, containerId))
+      )
+
     return {
+      watch,
       subscribe: (namespace, interval, containerId) =>
-        Effect.map(
-          Effect.acquireRelease(join(namespace, interval, containerId), (joined) => leave(joined, containerId)),
-          ({ queue }) => queue
-        ),
+        Effect.gen(function*() {
+          const queue = yield* Effect.acquireRelease(Queue.sliding<Reading>(1), Queue.shutdown)
+          yield* watch(namespace, interval, containerId, (reading) => Queue.offer(queue, reading))
+          return queue
+        }),
       readNow: (namespace, containerId) =>
         poll(namespace, [containerId]).pipe(
           Effect.map(({ now, result }): Reading =>

@@ -5,13 +5,13 @@
  * whose container or process is gone is an error, after which Nomad destroys and restarts it. Handles written
  * by the original Go driver are recovered as well, and their output copied to Nomad as that driver did.
  */
-import { Effect, Either, Option, Schedule } from "effect"
+import { Deferred, Effect, Either, Option, Schedule } from "effect"
 import { Status } from "../../src/gen/github.com/containerd/containerd/api/types/task/task.js"
 import type { TaskHandle } from "../../src/gen/plugins/drivers/proto/driver.js"
 import { decodeDriverState, type DriverState } from "../../src/task/DriverState.js"
 import { type ContainerdError, inNamespace } from "../Containerd.js"
 import type { Node } from "../NodeConfig.js"
-import { watchExit } from "./exitWatcher.js"
+import { exitReportTimeout, watchExit } from "./exitWatcher.js"
 import { withLegacyLogs } from "./legacyLogs.js"
 import type { TaskContext } from "./TaskContext.js"
 import { fromContainerd, type TaskError, taskError } from "./TaskError.js"
@@ -46,23 +46,26 @@ export const recoverTask = (ctx: TaskContext, handle: TaskHandle): Effect.Effect
     const logs = decoded._tag === "Legacy" ? { stdout: decoded.state.stdoutPath, stderr: decoded.state.stderrPath } : undefined
 
     yield* Effect.gen(function*() {
-      yield* containerd.containers.get({ id: state.containerId }).pipe(
-        Effect.mapError((e) => recoveryError("Error in recovering container", e))
-      )
+      // The task is asked for first, and the container only when there is no task, to tell a removed container
+      // from a rebooted host: one call per task, not two, when Nomad recovers every task of the node at once.
+      // (containerd's clients delete a container's task before the container, as removeContainer does.)
       const got = yield* containerd.tasks.get({ containerId: state.containerId }).pipe(
-        Effect.mapError((e) =>
-          e.reason === "NotFound"
-            ? taskError(
-              "Recover",
-              `Error in recovering task: container ${state.containerId} has no task in containerd (was the host rebooted?)`,
-              false,
-              e
+        Effect.catchAll((e) =>
+          e.reason !== "NotFound" ? Effect.fail(fromContainerd("Error in recovering task status", e)) : containerd.containers.get({ id: state.containerId }).pipe(
+            Effect.mapError((e) => recoveryError("Error in recovering container", e)),
+            Effect.flatMap(() =>
+              taskError(
+                "Recover",
+                `Error in recovering task: container ${state.containerId} has no task in containerd (was the host rebooted?)`,
+                false,
+                e
+              )
             )
-            : fromContainerd("Error in recovering task status", e)
+          )
         )
       )
       const watch = watchExit(ctx.client, state)
-      yield* ctx.store.add(
+      const record = yield* ctx.store.add(
         config,
         state,
         logs === undefined ? watch : withLegacyLogs(watch, { stdout: got.process?.stdout ?? "", stderr: got.process?.stderr ?? "" }, logs)
@@ -74,6 +77,11 @@ export const recoverTask = (ctx: TaskContext, handle: TaskHandle): Effect.Effect
           Effect.tapError(() => ctx.store.remove(config.id)),
           Effect.mapError((e) => fromContainerd("Error in recovering task", e))
         )
+      }
+      // A task that exited while no plugin ran is reported EXITED from the first InspectTask on: its watcher's
+      // Wait answers at once (the shim kept the status), so RecoverTask waits for that report before returning.
+      if (got.process?.status === Status.STOPPED) {
+        yield* Deferred.await(record.exit).pipe(Effect.timeout(exitReportTimeout), Effect.ignore)
       }
     }).pipe(inNamespace(state.namespace), retryWhileUnreachable)
     // The counts of the image GC are rebuilt from the tasks recovered, so a restart frees no image in use.

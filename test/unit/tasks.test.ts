@@ -389,6 +389,8 @@ describe("RecoverTask in a new plugin process", () => {
       // Recovering twice is fine.
       yield* second.tasks.recover(handles[0]!)
 
+      // The task that exited while no plugin ran is EXITED from the first inspection after its recovery.
+      expect((yield* second.tasks.inspect(ended.id)).status.state).toBe(TaskState.EXITED)
       expect((yield* second.tasks.wait(ended.id)).exitCode).toBe(4)
       expect((yield* second.tasks.inspect(running.id)).status.state).toBe(TaskState.RUNNING)
       yield* second.tasks.stop(running.id, "1 hour", "SIGTERM")

@@ -104,15 +104,19 @@ describe("TaskStats on the real containerd", () => {
   it("shows a task's memory growing in its usage and RSS", async () => {
     const taskId = await startTask("grow", "sleep 1; a=$(head -c 64000000 /dev/zero | tr '\\0' x); sleep 3600")
     const grown = 48_000_000n
+    // Usage leads RSS while the shell is still copying (page cache, kernel memory): both are waited for.
+    const memory = (sample: TaskStats) => sample.aggResourceUsage!.memory!
     const samples = await samplesUntil(
       taskId,
-      (sample, all) => sample.aggResourceUsage!.memory!.usage >= all[0]!.aggResourceUsage!.memory!.usage + grown,
-      30
+      (sample, all) =>
+        memory(sample).usage >= memory(all[0]!).usage + grown && memory(sample).rss >= memory(all[0]!).rss + grown,
+      60
     )
-    const first = samples[0]!.aggResourceUsage!.memory!
-    const last = samples.at(-1)!.aggResourceUsage!.memory!
-    expect(last.usage).toBeGreaterThanOrEqual(first.usage + grown)
-    expect(last.rss).toBeGreaterThanOrEqual(first.rss + grown)
+    const first = memory(samples[0]!)
+    const last = memory(samples.at(-1)!)
+    const seen = samples.map((s) => `${memory(s).usage}/${memory(s).rss}`).join(" ")
+    expect(last.usage, `usage/rss seen: ${seen}`).toBeGreaterThanOrEqual(first.usage + grown)
+    expect(last.rss, `usage/rss seen: ${seen}`).toBeGreaterThanOrEqual(first.rss + grown)
     expect(last.measuredFields).toEqual(expect.arrayContaining([MemoryUsage_Fields.RSS, MemoryUsage_Fields.USAGE, MemoryUsage_Fields.CACHE]))
   })
 

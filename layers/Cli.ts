@@ -69,7 +69,12 @@ const specOptions = {
   user: optionalText("user", "the task's user (overrides the job's)"),
   cpu: optionalText("cpu", "the task's cpu in MHz (overrides the job's)"),
   memory: optionalText("memory", "the task's memory in MiB (overrides the job's)"),
-  memoryMax: optionalText("memory-max", "the task's memory_max in MiB (overrides the job's)")
+  memoryMax: optionalText("memory-max", "the task's memory_max in MiB (overrides the job's)"),
+  vars: Options.text("var").pipe(
+    Options.withDescription("NAME=VALUE for a job variable, as for run (NOMAD_VAR_NAME in the environment works too)"),
+    Options.repeated
+  ),
+  varFiles: Options.text("var-file").pipe(Options.withDescription("a file of job variables, HCL or JSON"), Options.repeated)
 }
 
 const spec = Command.make(
@@ -156,10 +161,14 @@ export const unknownOption = (argv: ReadonlyArray<string>): string | undefined =
 
 /**
  * Nomad's commands spell job variables with one dash (`-var NAME=VALUE`, `-var-file FILE`), as Go's flag package
- * does; they are read the same way here.
+ * does; they are read the same way here. `--var=NAME=VALUE` is split in two, as the parser reads only one `=`.
  */
 export const normalizeArgv = (argv: ReadonlyArray<string>): ReadonlyArray<string> =>
-  argv.map((arg) => arg.replace(/^-(var|var-file)(=|$)/, "--$1$2"))
+  argv.flatMap((arg) => {
+    const variable = /^--?(var|var-file)(?:=(.*))?$/s.exec(arg)
+    if (variable === null) return [arg]
+    return variable[2] === undefined ? [`--${variable[1]}`] : [`--${variable[1]}`, variable[2]]
+  })
 
 /** `help CMD` and a `--help` anywhere show the help, even where the parser would take `--help` for an argument. */
 const helpFirst = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {

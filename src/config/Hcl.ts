@@ -1,14 +1,10 @@
 /**
- * A job file (or a bare `config` block) read for `containerd-driver spec`: parsed and evaluated as Nomad's
- * jobspec2 does (src/job/JobFile.ts: variables with their defaults, locals, functions, heredocs, dynamic blocks;
- * `${...}` references to the client's variables kept verbatim), then put into the shape jobspec2 stores: every
- * block becomes a list of bodies, and an object-valued attribute a one-element list (nomad-plugin-protocol.md
- * §3.3), so a config decodes exactly like a submitted job's. Pure; errors name the line.
+ * An evaluated HCL block (src/job/JobFile.ts) in the shape jobspec2 stores: every block becomes a list of bodies,
+ * and an object-valued attribute a one-element list (hashicorp/nomad jobspec2/hclutil/blockattrs.go), so a task's
+ * `config` decodes exactly like a submitted job's. Pure.
  */
-import { Either } from "effect"
 import type { Value } from "../job/HclEval.js"
-import { jobFunctions } from "../job/HclFunctions.js"
-import { type EvalBlock, evaluateJobFile, JobFileError } from "../job/JobFile.js"
+import type { EvalBlock } from "../job/JobFile.js"
 
 export type HclValue = string | number | boolean | null | ReadonlyArray<HclValue> | HclBody
 export interface HclBody {
@@ -39,10 +35,3 @@ export const toHclBlock = (block: EvalBlock): HclBlock => ({
   body: jobspecBody(block),
   blocks: block.blocks.map(toHclBlock)
 })
-
-/** Parses and evaluates an HCL file (variables at their defaults) into its top-level body and block tree. */
-export const parseHcl = (text: string): Either.Either<HclBlock, string> =>
-  Either.try({
-    try: () => toHclBlock(evaluateJobFile(text, jobFunctions(undefined)).root),
-    catch: (e) => (e instanceof JobFileError ? e.message : String(e))
-  })

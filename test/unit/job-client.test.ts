@@ -188,9 +188,11 @@ describe("Nomad's bridge network in CNI", () => {
 })
 
 describe("run's arguments", () => {
-  it("reads Nomad's one-dash spellings -var and -var-file as the parser's --var and --var-file", () => {
-    expect(normalizeArgv(["run", "-var", "a=1", "-var=b=2", "-var-file", "v.hcl", "-verbose", "--var", "c=3", "job.nomad"])).toEqual(
-      ["run", "--var", "a=1", "--var=b=2", "--var-file", "v.hcl", "-verbose", "--var", "c=3", "job.nomad"]
+  it("reads Nomad's one-dash spellings -var and -var-file as the parser's --var and --var-file, split at the first =", () => {
+    expect(normalizeArgv([
+      "run", "-var", "a=1", "-var=b=2", "-var-file", "v.hcl", "-verbose", "--var", "c=3", "--var=d=e=f", "--var-file=w.hcl", "job.nomad"
+    ])).toEqual(
+      ["run", "--var", "a=1", "--var", "b=2", "--var-file", "v.hcl", "-verbose", "--var", "c=3", "--var", "d=e=f", "--var-file", "w.hcl", "job.nomad"]
     )
   })
 

@@ -35,7 +35,7 @@ import {
 import type { Descriptor } from "../../src/gen/github.com/containerd/containerd/api/types/descriptor.js"
 import { labelledLookup, matchesFilter } from "../../src/containerd/filters.js"
 import type { DiffApi, ImagesApi, LeasesApi, NamespacesApi } from "../Containerd.js"
-import type { ContainerdError } from "../containerd/ContainerdError.js"
+import { type ContainerdError, fromGrpcError } from "../containerd/ContainerdError.js"
 import { applyLabelMask, filterOf } from "./content.js"
 import { collectGarbage } from "./gc.js"
 import { findSnapshotByMounts } from "./snapshots.js"
@@ -226,6 +226,12 @@ const gzipTypes = new Set([
   "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 ])
 
+/** The daemon's apply errors are plain Go errors: gRPC code Unknown without errdefs' ": unknown" suffix. */
+const applyMountpoint = "/var/lib/containerd/tmpmounts/containerd-mount0"
+
+const applyError = (context: CallContext, detail: string): ContainerdError =>
+  fromGrpcError({ code: 2, details: detail }, context.path, context.world.address)
+
 export const makeFakeDiff = (world: World): DiffApi => {
   const D = DiffService
   return {
@@ -243,14 +249,15 @@ export const makeFakeDiff = (world: World): DiffApi => {
         else if (gzipTypes.has(layer.mediaType)) {
           const inflated = Either.try(() => gunzipSync(blob.data))
           if (Either.isLeft(inflated)) {
-            return yield* Effect.fail(context.fail("Unknown", `failed to apply layer: ${String(inflated.left)}`))
+            // What the daemon reports when the layer does not decompress (its mount callback reads the stream).
+            return yield* Effect.fail(applyError(context, `mount callback failed on ${applyMountpoint}: ${String(inflated.left)}`))
           }
           tar = inflated.right
         } else if (layer.mediaType.endsWith("zstd")) {
           return yield* Effect.fail(context.fail("Unknown", "fake containerd cannot decompress zstd layers"))
         } else {
           return yield* Effect.fail(
-            context.fail("Unknown", `failed to get stream processor for ${layer.mediaType}: no processor for media-type`)
+            applyError(context, `failed to get stream processor for ${layer.mediaType}: no processor for media-type`)
           )
         }
         const target = findSnapshotByMounts(context.view, request.mounts)

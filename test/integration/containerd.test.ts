@@ -1,5 +1,5 @@
 // The Containerd layer against a real containerd (CONTAINERD_ADDRESS, default /run/containerd/containerd.sock):
-// the shared contract (also run against FakeContainerd), plus what only a real daemon shows: version, describe,
+// the shared contract (also run against FakeContainerd), plus what only a real daemon shows: version,
 // an unreachable socket, and reconnecting after containerd restarts. Needs root; fails (never skips) when
 // containerd is not reachable.
 import { it } from "@effect/vitest"
@@ -56,29 +56,6 @@ describe("real containerd", () => {
         expect(parsed.major).toBeGreaterThanOrEqual(1)
         expect(compareVersions(parsed, { major: 1, minor: 6, patch: 0 })).toBeGreaterThanOrEqual(0)
         expect(revision).not.toBe("")
-      })
-    ))
-
-  it.live("describe lists the snapshotters, the runc v2 runtime and whether Transfer exists", () =>
-    inTestNamespace(realLayer(), () =>
-      Effect.gen(function*() {
-        const cd = yield* Containerd
-        const description = yield* cd.describe
-        expect(description.version).not.toBe("")
-        expect(description.serving).toBe(true)
-        const byId = new Map(description.snapshotters.map((s) => [s.id, s]))
-        expect(byId.get("overlayfs")?.ok).toBe(true)
-        expect(byId.get("native")).toEqual({ id: "native", ok: true })
-        // devmapper is never configured on the test hosts: it is listed with its init error.
-        const devmapper = byId.get("devmapper")
-        if (devmapper !== undefined) {
-          expect(devmapper.ok).toBe(false)
-          expect(devmapper.error).toBeTruthy()
-        }
-        expect(description.runtimes).toContain("io.containerd.runc.v2")
-        const version = Option.getOrThrow(parseVersion(description.version))
-        // Transfer arrived in 1.7 and is loaded by default there.
-        expect(description.hasTransfer).toBe(compareVersions(version, { major: 1, minor: 7, patch: 0 }) >= 0)
       })
     ))
 

@@ -1,6 +1,7 @@
 /**
  * The built executable launched exactly as Nomad launches it, driven through the agent's loader
- * sequence (nomad-plugin-protocol.md §1.1, §5.1), with config bytes produced as Nomad produces them.
+ * sequence (hashicorp/nomad helper/pluginutils/loader/init.go, client/pluginmanager/drivermanager/instance.go),
+ * with config bytes produced as Nomad produces them.
  */
 import * as grpc from "@grpc/grpc-js"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -21,7 +22,7 @@ import {
 import { HealthCheckResponse_ServingStatus } from "../../src/gen/grpc/health/v1/health.js"
 import { encodeLikeNomad } from "../support/NomadCty.js"
 import { secondContainerd } from "../support/SecondContainerd.js"
-import { exitWithin, type Launched, launch, nomadEnv, pluginDir, unary } from "../support/PluginProcess.js"
+import { type Launched, launch, nomadEnv, pluginDir, unary } from "../support/PluginProcess.js"
 
 const containerdAddress = process.env["CONTAINERD_ADDRESS"] ?? "/run/containerd/containerd.sock"
 const hclogTimestamp = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/
@@ -43,17 +44,17 @@ afterEach(() => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 /**
- * Nomad's GRPCController.Shutdown, then go-plugin's Kill() wait: a plugin not gone 2 s after
- * Shutdown is SIGKILLed and leaves its socket behind. The loader-sequence tests hold the plugin to
- * that contract; elsewhere only a clean exit is required.
+ * Nomad's GRPCController.Shutdown, then the wait for the process to exit by itself: observed as its exit event
+ * (a hang fails the test at its timeout), not held to a clock. go-plugin's Kill() SIGKILLs a plugin still there
+ * 2 s after Shutdown; how long the exit takes is measured by the benchmark runner, not asserted here. An exit
+ * by itself has no signal, and the plugin removes its socket on the way out.
  */
-const kill = async (plugin: Launched, limitMs = 10_000) => {
+const kill = async (plugin: Launched) => {
   await unary(plugin.controller, plugin.controller.shutdown, {})
-  await exitWithin(plugin, limitMs)
+  await plugin.exited
   expect(plugin.child.signalCode).toBe(null)
   expect(fs.existsSync(plugin.socketPath)).toBe(false)
 }
-const goPluginKillWait = 2000
 
 /** Every stderr line is an hclog JSON record Nomad re-logs at its level. */
 const expectHclogStderr = (plugin: Launched) => {
@@ -79,7 +80,7 @@ const firstFingerprint = (plugin: Launched): Promise<FingerprintResponse> =>
 const configSchema = async (plugin: Launched): Promise<Spec> => (await unary(plugin.base, plugin.base.configSchema, {})).spec!
 
 describe("launched as Nomad launches it", () => {
-  it("fingerprint instance: PluginInfo, ConfigSchema, then Shutdown; exits within 2 s, socket removed", async () => {
+  it("fingerprint instance: PluginInfo, ConfigSchema, then Shutdown; exits by itself, socket removed", async () => {
     const plugin = await start(nomadEnv({ CONTAINERD_DRIVER_LOG_LEVEL: "debug" }))
     expect(plugin.handshake).toMatch(/^1\|2\|unix\|\/.+\|grpc\|$/)
     const health = await unary(plugin.health, plugin.health.check, { service: "plugin" })
@@ -89,7 +90,7 @@ describe("launched as Nomad launches it", () => {
     expect(info.pluginVersion).toMatch(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/)
     const spec = await configSchema(plugin)
     expect(spec.block?.$case).toBe("object")
-    await kill(plugin, goPluginKillWait)
+    await kill(plugin)
     // stdout carried the handshake line and nothing else.
     expect(plugin.stdout()).toBe(`${plugin.handshake}\n`)
     expectHclogStderr(plugin)
@@ -113,7 +114,7 @@ describe("launched as Nomad launches it", () => {
     // An agent without a config block for the plugin still sends a (defaults-only) config.
     await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.from(encodeLikeNomad(await configSchema(plugin), {})), pluginApiVersion: "v0.1.0" })
     await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.alloc(0), pluginApiVersion: "v0.1.0" })
-    await kill(plugin, goPluginKillWait)
+    await kill(plugin)
     const warning = plugin.stderr().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l))
       .find((record) => record["@level"] === "warn" && String(record["@message"]).startsWith('stats_interval "often"'))
     expect(warning?.["@message"]).toContain("Nomad's collection interval is used instead")
@@ -156,9 +157,18 @@ describe("launched as Nomad launches it", () => {
     const caps = await unary(plugin.driver, plugin.driver.capabilities, {})
     expect(caps.capabilities).toMatchObject({ sendSignals: true, exec: true, fsIsolation: DriverCapabilities_FSIsolation.IMAGE })
 
-    await new Promise((r) => setTimeout(r, 200))
-    expect(eventsEnded).toBe(false) // TaskEvents stays open
-    await kill(plugin, goPluginKillWait)
+    // TaskEvents stays open while the plugin serves other calls: a further call is answered and the stream has not
+    // ended; it ends with the plugin (the agent's loader sees the stream close on Shutdown).
+    expect((await unary(plugin.base, plugin.base.pluginInfo, {})).name).toBe("containerd-driver")
+    expect(eventsEnded).toBe(false)
+    const streamEnded = new Promise<void>((resolve) => {
+      if (eventsEnded) resolve()
+      eventStream.on("end", () => resolve())
+      eventStream.on("error", () => resolve())
+      eventStream.on("close", () => resolve())
+    })
+    await kill(plugin)
+    await streamEnded
     expectHclogStderr(plugin)
   })
 })
@@ -263,11 +273,14 @@ describe("process hygiene", () => {
 
   it("ignores SIGINT, as go-plugin servers do", async () => {
     const plugin = await start()
-    plugin.child.kill("SIGINT")
-    await new Promise((r) => setTimeout(r, 200))
-    expect(plugin.child.exitCode).toBe(null)
+    const exitedBySignal = plugin.exited.then(() => plugin.child.signalCode)
+    expect(plugin.child.kill("SIGINT")).toBe(true)
+    // The signal is pending in the kernel before the plugin reads the next request: without a handler its default
+    // action ends the process first, so an answer proves it survived.
     expect((await unary(plugin.base, plugin.base.pluginInfo, {})).name).toBe("containerd-driver")
+    expect(plugin.child.exitCode).toBe(null)
     await kill(plugin)
+    expect(await exitedBySignal).toBe(null)
   })
 
   it("keeps serving when the agent's end of stdout and stderr is gone (EPIPE)", async () => {
@@ -279,8 +292,8 @@ describe("process hygiene", () => {
       await unary(plugin.base, plugin.base.setConfig, { msgpackConfig: Buffer.alloc(0), pluginApiVersion: "v0.1.0" })
     }
     expect(plugin.child.exitCode).toBe(null)
-    await unary(plugin.controller, plugin.controller.shutdown, {})
-    await exitWithin(plugin, 2000)
+    expect((await unary(plugin.base, plugin.base.pluginInfo, {})).name).toBe("containerd-driver")
+    await kill(plugin)
   })
 
   it("creates its socket in PLUGIN_UNIX_SOCKET_DIR", async () => {

@@ -130,6 +130,8 @@ describe("containerd-driver spec", () => {
   })
 
   it("pulls the image into the configured namespace", () => {
+    // Its own pull: the test must not rely on another one having run before it.
+    expect(spec(`config {\n  image = "${image}"\n}\n`).status).toBe(0)
     const images = execFileSync("ctr", ["--address", integrationEnv.containerdAddress, "-n", namespace, "images", "ls", "-q"], { encoding: "utf8" })
     expect(images.split("\n")).toContain(image)
   })

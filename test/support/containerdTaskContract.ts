@@ -13,7 +13,7 @@ import type { Envelope } from "../../src/gen/github.com/containerd/containerd/ap
 import type { Mount } from "../../src/gen/github.com/containerd/containerd/api/types/mount.js"
 import { Status } from "../../src/gen/github.com/containerd/containerd/api/types/task/task.js"
 import type { Any } from "../../src/gen/google/protobuf/any.js"
-import { AnyTypes, pack, unpack } from "../../src/containerd/any.js"
+import { type AnyType, AnyTypes, pack, unpack } from "../../src/containerd/any.js"
 import { Containerd, type ContainerdError } from "../../layers/Containerd.js"
 import { makeFifo, readFifo, tempDirectory } from "./fifo.js"
 
@@ -254,6 +254,50 @@ export const taskContract = <R>(run: Run<R>, hooks: ContractHooks<R>): void => {
         yield* cd.tasks.kill({ containerId: "group", signal: 9, all: true })
         expect((yield* Fiber.join(init)).exitStatus).toBe(137)
         yield* cd.tasks.delete({ containerId: "group" })
+      })
+    ), 60_000)
+
+  it.live("events: a task's lifecycle publishes container and task events in order, with exit statuses", () =>
+    run((namespace) =>
+      Effect.gen(function*() {
+        const cd = yield* Containerd
+        const events = yield* collectEvents(namespace, (envelope) => envelope.topic === "/containers/delete")
+        const rootfs = yield* busyboxContainer(namespace, "evented", contractCommands.sleeper)
+        const created = yield* cd.tasks.create({ containerId: "evented", rootfs })
+        yield* cd.tasks.start({ containerId: "evented" })
+        yield* cd.tasks.exec({ containerId: "evented", execId: "side", spec: execSpec(contractCommands.sleeper) })
+        const side = yield* cd.tasks.start({ containerId: "evented", execId: "side" })
+        const sideExit = yield* Effect.fork(cd.tasks.wait({ containerId: "evented", execId: "side" }))
+        yield* cd.tasks.kill({ containerId: "evented", execId: "side", signal: 9 })
+        yield* Fiber.join(sideExit)
+        yield* cd.tasks.deleteProcess({ containerId: "evented", execId: "side" })
+        const initExit = yield* Effect.fork(cd.tasks.wait({ containerId: "evented" }))
+        yield* cd.tasks.kill({ containerId: "evented", signal: 9 })
+        yield* Fiber.join(initExit)
+        yield* cd.tasks.delete({ containerId: "evented" })
+        yield* cd.containers.delete({ id: "evented" })
+        const lifecycle = (yield* events).filter((envelope) => /^\/(tasks|containers)\//.test(envelope.topic))
+        expect(lifecycle.map((envelope) => envelope.topic)).toEqual([
+          "/containers/create",
+          "/tasks/create",
+          "/tasks/start",
+          "/tasks/exec-added",
+          "/tasks/exec-started",
+          "/tasks/exit",
+          "/tasks/exit",
+          "/tasks/delete",
+          "/containers/delete"
+        ])
+        expect(lifecycle.every((envelope) => envelope.namespace === namespace)).toBe(true)
+        const payload = <A>(type: AnyType<A>, index: number) => Either.getOrThrow(unpack(type, lifecycle[index]?.event))
+        expect(payload(AnyTypes.TaskCreate, 1)).toMatchObject({ containerId: "evented", pid: created.pid })
+        expect(payload(AnyTypes.TaskStart, 2)).toMatchObject({ containerId: "evented", pid: created.pid })
+        expect(payload(AnyTypes.TaskExecAdded, 3)).toMatchObject({ containerId: "evented", execId: "side" })
+        expect(payload(AnyTypes.TaskExecStarted, 4)).toMatchObject({ containerId: "evented", execId: "side", pid: side.pid })
+        expect(payload(AnyTypes.TaskExit, 5)).toMatchObject({ containerId: "evented", id: "side", pid: side.pid, exitStatus: 137 })
+        expect(payload(AnyTypes.TaskExit, 6)).toMatchObject({ containerId: "evented", id: "evented", pid: created.pid, exitStatus: 137 })
+        expect(payload(AnyTypes.TaskDelete, 7)).toMatchObject({ containerId: "evented", pid: created.pid, exitStatus: 137 })
+        expect(payload(AnyTypes.ContainerDelete, 8)).toEqual({ id: "evented" })
       })
     ), 60_000)
 

@@ -1,17 +1,17 @@
 // FakeContainerd follows the same observable rules as the real daemon (the shared contract, also run by
-// test/integration/containerd.test.ts against containerd), plus its own controls: injected faults, an
-// unreachable daemon, scripted processes and their output, metrics, OOM kills and garbage collection.
+// test/integration/containerd.test.ts against containerd: describe, info fields, events, GC, Diff.Apply, mounts,
+// tasks, exec, stdio and metrics), plus its own controls: injected faults, an unreachable daemon, scripted
+// processes and their output, set metrics and raised OOM kills.
 import { it } from "@effect/vitest"
-import { randomBytes } from "node:crypto"
 import { join } from "node:path"
 import { Chunk, Effect, Either, Fiber, Option, Schedule, Stream, TestClock } from "effect"
 import { describe, expect } from "vitest"
 import { Metrics as V2Metrics } from "../../src/gen/github.com/containerd/cgroups/cgroup2/stats/metrics.js"
 import { Status } from "../../src/gen/github.com/containerd/containerd/api/types/task/task.js"
 import { AnyTypes, pack, unpack } from "../../src/containerd/any.js"
-import { Containerd, inLease } from "../../layers/Containerd.js"
+import { Containerd } from "../../layers/Containerd.js"
 import { FakeContainerd, layer as fakeLayer, type ProcessBehaviour } from "../../layers/FakeContainerd.js"
-import { busyboxSpec, containerdContract, contractCommands, sha256 } from "../support/containerdContract.js"
+import { busyboxSpec, containerdContract, contractCommands } from "../support/containerdContract.js"
 import { makeFifo, readFifo, tempDirectory } from "../support/fifo.js"
 
 const sameArgs = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => a.length === b.length && a.every((arg, i) => arg === b[i])
@@ -78,21 +78,6 @@ describe("FakeContainerd controls", () => {
       expect((yield* cd.version).version).toBe("1.6.20~ds1")
     }).pipe(Effect.provide(fakeLayer({ address: "/tmp/fake.sock" }))))
 
-  it.effect("describe reports the configured plugins like the real daemon does", () =>
-    Effect.gen(function*() {
-      const cd = yield* Containerd
-      const description = yield* cd.describe
-      expect(description.snapshotters.filter((s) => s.ok).map((s) => s.id)).toEqual(["native", "overlayfs"])
-      expect(description.snapshotters.find((s) => s.id === "devmapper")).toEqual({
-        id: "devmapper",
-        ok: false,
-        error: "devmapper not configured"
-      })
-      expect(description.runtimes).toContain("io.containerd.runc.v2")
-      expect(description.hasTransfer).toBe(false)
-      expect(description.serving).toBe(true)
-    }).pipe(Effect.provide(fakeLayer())))
-
   it.effect("a scripted process exits by itself after its time; Wait returns its status", () =>
     Effect.gen(function*() {
       const cd = yield* Containerd
@@ -124,7 +109,7 @@ describe("FakeContainerd controls", () => {
       expect((yield* cd.tasks.wait({ containerId: "worker" })).exitStatus).toBe(42)
     }).pipe(Effect.provide(fakeLayer({ behaviour: () => ({ diesOn: [] }) }))))
 
-  it.effect("task events arrive in the order containerd publishes them, and OOM can be raised", () =>
+  it.effect("oom raises /tasks/oom between the task's start and its exit (the order of the rest is in the contract)", () =>
     Effect.gen(function*() {
       const cd = yield* Containerd
       const fake = yield* FakeContainerd
@@ -267,75 +252,5 @@ describe("FakeContainerd controls", () => {
       const resources = Either.getOrThrow(pack(AnyTypes.LinuxResources, { memory: { limit: 1048576 } }))
       yield* cd.tasks.update({ containerId: "u", resources })
       expect(Option.getOrThrow(yield* fake.taskResources({ containerId: "u" }))).toEqual(resources)
-    }).pipe(Effect.provide(fakeLayer())))
-
-  it.effect("GC keeps what images and labels reference and removes the rest of a deleted lease", () =>
-    Effect.gen(function*() {
-      const cd = yield* Containerd
-      const layerBlob = randomBytes(64)
-      const manifest = Buffer.from("{\"manifest\":true}")
-      const orphan = randomBytes(32)
-      yield* cd.leases.create({ id: "pull" })
-      yield* Effect.gen(function*() {
-        for (const blob of [layerBlob, orphan]) {
-          yield* cd.content.write({ ref: sha256(blob), expected: sha256(blob), total: blob.length, data: Stream.make(blob) })
-        }
-        yield* cd.content.write({
-          ref: "manifest",
-          expected: sha256(manifest),
-          total: manifest.length,
-          labels: { "containerd.io/gc.ref.content.l.0": sha256(layerBlob) },
-          data: Stream.make(manifest)
-        })
-      }).pipe(inLease("pull"))
-      yield* cd.images.create({
-        image: {
-          name: "example.com/app:1",
-          target: { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: sha256(manifest), size: BigInt(manifest.length) }
-        }
-      })
-      yield* cd.leases.delete({ id: "pull", sync: true })
-      const kept = Chunk.toReadonlyArray(yield* Stream.runCollect(cd.content.list({}))).flatMap((r) => r.info.map((i) => i.digest))
-      expect(kept.sort()).toEqual([sha256(layerBlob), sha256(manifest)].sort())
-      yield* cd.images.delete({ name: "example.com/app:1", sync: true })
-      expect(Chunk.toReadonlyArray(yield* Stream.runCollect(cd.content.list({})))).toEqual([])
-    }).pipe(Effect.provide(fakeLayer())))
-
-  it.effect("Diff.Apply reports the uncompressed digest of a gzip layer", () =>
-    Effect.gen(function*() {
-      const { gzipSync } = yield* Effect.promise(() => import("node:zlib"))
-      const cd = yield* Containerd
-      const tar = randomBytes(2048)
-      const gz = gzipSync(tar)
-      yield* cd.content.write({ ref: "layer", expected: sha256(gz), total: gz.length, data: Stream.make(gz) })
-      const { mounts } = yield* cd.snapshots.prepare({ snapshotter: "overlayfs", key: "extract" })
-      const { applied } = yield* cd.diff.apply({
-        diff: { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: sha256(gz), size: BigInt(gz.length) },
-        mounts
-      })
-      expect(applied).toEqual({ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: sha256(tar), size: 2048n, annotations: {} })
-      expect((yield* cd.snapshots.usage({ snapshotter: "overlayfs", key: "extract" })).size).toBe(2048n)
-      const unknown = yield* Effect.flip(cd.diff.apply({
-        diff: { mediaType: "application/x-unknown", digest: sha256(gz), size: BigInt(gz.length) },
-        mounts
-      }))
-      expect(unknown.reason).toBe("Unknown")
-    }).pipe(Effect.provide(fakeLayer())))
-
-  it.effect("overlayfs mounts chain parents top-first like the real snapshotter", () =>
-    Effect.gen(function*() {
-      const cd = yield* Containerd
-      yield* cd.snapshots.prepare({ snapshotter: "overlayfs", key: "l1-active" })
-      yield* cd.snapshots.commit({ snapshotter: "overlayfs", name: "l1", key: "l1-active" })
-      yield* cd.snapshots.prepare({ snapshotter: "overlayfs", key: "l2-active", parent: "l1" })
-      yield* cd.snapshots.commit({ snapshotter: "overlayfs", name: "l2", key: "l2-active" })
-      const [mount] = (yield* cd.snapshots.prepare({ snapshotter: "overlayfs", key: "rw", parent: "l2" })).mounts
-      expect(mount?.type).toBe("overlay")
-      const lowerdir = mount?.options.find((o) => o.startsWith("lowerdir="))?.slice("lowerdir=".length).split(":")
-      expect(lowerdir).toEqual([
-        "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/2/fs",
-        "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/1/fs"
-      ])
-      expect(mount?.options).toContain("index=off")
     }).pipe(Effect.provide(fakeLayer())))
 })

@@ -60,9 +60,19 @@ const fetchWords: Readonly<Record<Exclude<FetchStatus, "waiting">, string>> = {
   blocked: "waiting for another pull of the same layer"
 }
 
-/** Progress on stderr: a redrawn line on a terminal; otherwise a line per phase and per layer step. */
-const progressReporter = (stream: NodeJS.WriteStream) => {
+/** How often byte counts are printed without a terminal. */
+const plainInterval = Duration.seconds(5)
+
+const megabytes = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`
+
+/**
+ * Progress on stderr: a redrawn line on a terminal. Otherwise plain lines: one per phase and per layer step, and
+ * while downloading, at each byte-count report (every `plainInterval`), the bytes done of each layer still
+ * downloading and the overall line — so a slow pull to a log file is never silent for long.
+ */
+export const progressReporter = (stream: Pick<NodeJS.WriteStream, "isTTY" | "write">) => {
   const seen = new Map<string, string>()
+  const bytesShown = new Map<string, number>()
   let drawn = false
   const report = (progress: PullProgress) =>
     Effect.sync(() => {
@@ -77,12 +87,20 @@ const progressReporter = (stream: NodeJS.WriteStream) => {
         seen.set(key, state)
         lines.push(line)
       }
-      step("phase", progress.phase, describeProgress(progress))
+      const phaseLine = describeProgress(progress)
+      step("phase", progress.phase, phaseLine)
+      let bytesMoved = false
       for (const layer of progress.layers) {
-        const name = `layer ${shortDigest(layer.digest)} (${(layer.size / 1e6).toFixed(1)} MB)`
+        const name = `layer ${shortDigest(layer.digest)} (${megabytes(layer.size)})`
         if (layer.fetch !== "waiting") step(`fetch ${layer.digest}`, layer.fetch, `${name}: ${fetchWords[layer.fetch]}`)
+        if (layer.fetch === "downloading" && layer.downloaded > (bytesShown.get(layer.digest) ?? 0)) {
+          bytesShown.set(layer.digest, layer.downloaded)
+          bytesMoved = true
+          lines.push(`${name}: ${megabytes(layer.downloaded)} of ${megabytes(layer.size)}`)
+        }
         if (layer.unpack !== "waiting") step(`unpack ${layer.digest}`, layer.unpack, `${name}: ${layer.unpack}`)
       }
+      if (bytesMoved && progress.phase === "fetch" && lines[0] !== phaseLine) lines.push(phaseLine)
       if (lines.length > 0) stream.write(`${lines.join("\n")}\n`)
     })
   const finish = Effect.sync(() => {
@@ -123,7 +141,7 @@ export const program = (options: PullOptions, env: NodeJS.ProcessEnv): Effect.Ef
     const { namespace } = decoded.right
     const reporter = progressReporter(process.stderr)
     const store = nodeLayer(decoded.right, {
-      imageStore: { progressInterval: process.stderr.isTTY ? Duration.millis(200) : Duration.seconds(10) }
+      imageStore: { progressInterval: process.stderr.isTTY ? Duration.millis(200) : plainInterval }
     })
     const pulled = ImageStore.pipe(
       Effect.flatMap((images) =>
@@ -151,7 +169,10 @@ export const program = (options: PullOptions, env: NodeJS.ProcessEnv): Effect.Ef
       return 1
     }
     const pulledImage = outcome.value.right
-    process.stderr.write(`${pulledImage.name}: ${pulledImage.layers.length} layers unpacked into ${pulledImage.snapshotter} in namespace ${namespace}\n`)
+    const layerCount = pulledImage.layers.length
+    process.stderr.write(
+      `${pulledImage.name}: ${layerCount} ${layerCount === 1 ? "layer" : "layers"} unpacked into ${pulledImage.snapshotter} in namespace ${namespace}\n`
+    )
     process.stdout.write(`${pulledImage.name} ${pulledImage.target.digest}\n`)
     return 0
   })

@@ -60,7 +60,9 @@ import {
   tokenScopes,
   tokenUrl,
   transportFailure,
-  unauthorized
+  unauthorized,
+  credentialsMissing,
+  credentialsRejected
 } from "../src/image/RegistryProtocol.js"
 import {
   isPlainHttpToHttps,
@@ -437,6 +439,19 @@ export const make = (
         )
       )
 
+    /** A 401 told apart by whether credentials were sent: none configured, or the ones sent refused. */
+    const denied = (
+      subject: string,
+      host: string,
+      credential: Option.Option<Credential>,
+      errorBody: Option.Option<RegistryErrorBody>
+    ): RegistryError =>
+      Option.match(credential, {
+        onNone: () => credentialsMissing(subject, host, errorBody),
+        onSome: (sent) =>
+          credentialsRejected(subject, host, sent._tag === "Basic" ? `user "${sent.username}"` : "an identity token", errorBody)
+      })
+
     /** Credentials travel in cleartext only to this machine, `insecure_registries`, or hosts configured as http://. */
     const mayReceiveCleartext = (target: Target, url: URL): boolean =>
       url.protocol === "https:" || isLoopback(url.host) || isListedInsecure(url.host, insecureRegistries) ||
@@ -504,11 +519,9 @@ export const make = (
           }
           return parsed.right
         }
-        return yield* failureFor(response.status, parseErrorBody(bytes.toString("utf8")), {
-          subject,
-          host: url.host,
-          kind: "token"
-        })
+        const errorBody = parseErrorBody(bytes.toString("utf8"))
+        if (response.status === 401) return yield* denied(subject, target.host.host, credential, errorBody)
+        return yield* failureFor(response.status, errorBody, { subject, host: url.host, kind: "token" })
       }))
 
     /** A Bearer token for the target from the token service the challenge names. */
@@ -544,7 +557,8 @@ export const make = (
             challenge: undefined
           }
         }
-        return yield* unauthorized(subject, errorBody)
+        // An identity token cannot answer a Basic challenge: nothing usable is sent.
+        return yield* credentialsMissing(subject, target.host.host, errorBody)
       })
 
     /**
@@ -569,7 +583,10 @@ export const make = (
           if (response.status !== 401) return response
           const errorBody = yield* readErrorBody(response, subject)
           // A 401 from where a redirect led (e.g. blob storage) must not get the registry's credentials.
-          if (challenged || answeredBy.origin !== target.base.origin) return yield* unauthorized(subject, errorBody)
+          if (answeredBy.origin !== target.base.origin) return yield* unauthorized(subject, errorBody)
+          // Refused again with the authorization the challenge asked for: it was obtained with the credentials
+          // configured for this registry, if there are any.
+          if (challenged) return yield* denied(subject, target.host.host, yield* lookupCredential(target, subject), errorBody)
           challenged = true
           const challenges = parseChallenges(response.wwwAuthenticate)
           authorization = Option.some(

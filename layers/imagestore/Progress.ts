@@ -1,7 +1,7 @@
 /**
  * Pull progress: phases (resolve → fetch → unpack → done) and per-layer state and byte counts, reported to
- * listeners. Phase and layer-state changes are reported at once; byte counts at most once per interval, so a
- * listener (a CLI progress line, Nomad's "Downloading image" task events) never sees per-chunk traffic.
+ * listeners in order. Phase and layer-state changes are reported at once; byte counts at most once per interval,
+ * so a listener (a CLI progress line, Nomad's "Downloading image" task events) never sees per-chunk traffic.
  */
 import { Clock, Duration, Effect } from "effect"
 
@@ -87,10 +87,13 @@ export const makeTracker = (
     }
   }
 
-  const emit = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+  // Layers are fetched and unpacked by concurrent fibers: one report at a time, its snapshot taken once it is
+  // its turn, so listeners see the states in the order they happened (never an older snapshot after a newer one).
+  const turn = Effect.unsafeMakeSemaphore(1)
+  const emit = turn.withPermits(1)(Effect.flatMap(Clock.currentTimeMillis, (now) => {
     lastReport = now
-    return report(snapshot())
-  })
+    return Effect.suspend(() => report(snapshot()))
+  }))
 
   return {
     phase: (next) =>

@@ -288,6 +288,31 @@ const serverMessage = (body: Option.Option<RegistryErrorBody>): string =>
 export const unauthorized = (subject: string, body: Option.Option<RegistryErrorBody> = Option.none()) =>
   new RegistryError({ reason: "Unauthorized", message: `${PULL_ACCESS_DENIED}: ${subject}${serverMessage(body)}` })
 
+/**
+ * A 401 to a pull that sent no credentials: the registry wants some (or the name is wrong, which a registry
+ * hides behind the same answer).
+ */
+export const credentialsMissing = (subject: string, host: string, body: Option.Option<RegistryErrorBody> = Option.none()) =>
+  new RegistryError({
+    reason: "Unauthorized",
+    message: `${PULL_ACCESS_DENIED}: ${subject}${serverMessage(body)}: no credentials were sent to ${host}, which asks ` +
+      "for them (HTTP 401): give a user name and password in the task's auth block or the plugin's auth block " +
+      "(or its Docker config or credential helper), or check the image name"
+  })
+
+/** A 401 to a pull that sent credentials: the registry (or its token service) refused them for this image. */
+export const credentialsRejected = (
+  subject: string,
+  host: string,
+  username: string,
+  body: Option.Option<RegistryErrorBody> = Option.none()
+) =>
+  new RegistryError({
+    reason: "Unauthorized",
+    message: `${PULL_ACCESS_DENIED}: ${subject}${serverMessage(body)}: ${host} refused the credentials sent for ` +
+      `${username} (HTTP 401): check the user name and password, and that this user may pull the image`
+  })
+
 export const repositoryNotFound = (subject: string, host: string) =>
   new RegistryError({
     reason: "NotFound",

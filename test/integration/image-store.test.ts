@@ -406,7 +406,7 @@ describe("failures", () => {
       expect(missing.stderr).toContain(`Error in pulling image ${env.registry}/test/does-not-exist: `)
       const usage = yield* cliPull({ namespace }, [])
       expect(usage.code).toBe(2)
-      expect(usage.stderr).toContain("Usage: containerd-driver pull")
+      expect(usage.stderr).toContain("Missing argument <IMAGE>")
       const badConfig = yield* cliPull({ namespace, snapshotter: 7 }, [anon("test/busybox")])
       expect(badConfig.code).toBe(2)
       expect(badConfig.stderr).toContain("invalid plugin config")

@@ -187,9 +187,11 @@ describe.concurrent("the original driver's end-to-end scenarios", () => {
     const image = `${integrationEnv.authRegistry}/test/private:latest`
     const failure = await failureOf(h.start({ config: { image } }))
     expect(failure.recoverable).toBe(false)
-    expect(failure.message).toBe(
-      `Error in pulling image ${image}: pull access denied, repository does not exist or may require authorization: ${image}`
-    )
+    // The original driver's wording first (what its users grep for), then what to do about it.
+    expect(failure.message.startsWith(
+      `Error in pulling image ${image}: pull access denied, repository does not exist or may require authorization: ${image}: `
+    )).toBe(true)
+    expect(failure.message).toContain(`no credentials were sent to ${integrationEnv.authRegistry}`)
   })
 
   it("010 template: a relative local/ mount source is the task's local dir", async () => {

@@ -28,12 +28,20 @@ describe("a private image already in the namespace", () => {
 
     const without = await failureOf(h.start({ config: sleeper }))
     expect(without.recoverable).toBe(false)
+    // No credentials and wrong ones are told apart, each saying what to do.
     expect(without.message).toBe(
-      `Error in pulling image ${image}: pull access denied, repository does not exist or may require authorization: ${image}`
+      `Error in pulling image ${image}: pull access denied, repository does not exist or may require authorization: ${image}: ` +
+        `no credentials were sent to ${integrationEnv.authRegistry}, which asks for them (HTTP 401): give a user name and ` +
+        "password in the task's auth block or the plugin's auth block (or its Docker config or credential helper), or " +
+        "check the image name"
     )
     const wrong = await failureOf(h.start({ config: { ...sleeper, auth: { ...credentials, password: "not-the-password" } } }))
     expect(wrong.recoverable).toBe(false)
-    expect(wrong.message).toMatch(new RegExp(`^Error in pulling image ${image.replace(/\./g, "\\.")}: `))
+    expect(wrong.message).toBe(
+      `Error in pulling image ${image}: pull access denied, repository does not exist or may require authorization: ${image}: ` +
+        `${integrationEnv.authRegistry} refused the credentials sent for user "${credentials.username}" (HTTP 401): ` +
+        "check the user name and password, and that this user may pull the image"
+    )
     expect(wrong.message).not.toContain("not-the-password")
     expect(await h.probe.state()).toEqual(emptyNamespace)
 

@@ -177,12 +177,16 @@ describe("ImageStore pull policy: when the registry says no, or says nothing", (
         const error = yield* Effect.flip(store.pull(image, { auth }))
         expect(error.reason).toBe("Unauthorized")
         expect(error.recoverable).toBe(false)
+        // No password and a wrong one are told apart, each with what to do about it.
         expect(error.message).toBe(
           `Error in pulling image ${image}: pull access denied, repository does not exist or may require authorization: ` +
-            `${image}: server message: unauthorized: credentials required`.replace(
-              "credentials required",
-              auth === undefined ? "credentials required" : "invalid username or password"
-            )
+            `${image}: server message: unauthorized: ` +
+            (auth === undefined
+              ? `credentials required: no credentials were sent to ${registry.host}, which asks for them (HTTP 401): ` +
+                "give a user name and password in the task's auth block or the plugin's auth block (or its Docker " +
+                "config or credential helper), or check the image name"
+              : `invalid username or password: ${registry.host} refused the credentials sent for user "alice" (HTTP 401): ` +
+                "check the user name and password, and that this user may pull the image")
         )
         expect(error.message).not.toContain("wrong")
       }

@@ -66,6 +66,14 @@ export interface Options<R> {
 
 const recoverableTypeUrl = "type.googleapis.com/hashicorp.nomad.plugins.shared.structs.RecoverableError"
 
+/**
+ * A message that grpc-js can send: it puts the status message through encodeURI, which throws (and the uncaught
+ * throw ends the process) on a lone UTF-16 surrogate — one a task config's image name can carry
+ * (test/soak/fuzz.test.ts found it). Each lone surrogate becomes U+FFFD.
+ */
+const wellFormed = (message: string): string =>
+  message.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd")
+
 /** A grpc-js error; with `recoverable` set, the google.rpc.Status detail Nomad decodes. */
 export const toServiceError = (status: RpcStatus): Partial<grpc.StatusObject> => {
   const metadata = new grpc.Metadata()
@@ -74,17 +82,17 @@ export const toServiceError = (status: RpcStatus): Partial<grpc.StatusObject> =>
       typeUrl: recoverableTypeUrl,
       value: Buffer.from(RecoverableError.encode({ recoverable: status.recoverable }).finish())
     })
-    const encoded = Status.encode({ code: status.code, message: status.message, details: [detail] }).finish()
+    const encoded = Status.encode({ code: status.code, message: wellFormed(status.message), details: [detail] }).finish()
     metadata.set("grpc-status-details-bin", Buffer.from(encoded))
   }
-  return { code: status.code, details: status.message, metadata }
+  return { code: status.code, details: wellFormed(status.message), metadata }
 }
 
 const causeToStatus = (cause: Cause.Cause<RpcStatus>): Partial<grpc.StatusObject> => {
   if (Cause.isInterruptedOnly(cause)) return { code: grpc.status.CANCELLED, details: "interrupted" }
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) return toServiceError(failure.value)
-  return { code: grpc.status.INTERNAL, details: Cause.pretty(cause) }
+  return { code: grpc.status.INTERNAL, details: wellFormed(Cause.pretty(cause)) }
 }
 
 const onCancel = (call: { on(event: "cancelled", listener: () => void): unknown }, fiber: Fiber.RuntimeFiber<unknown, unknown>) =>

@@ -90,16 +90,17 @@ export const storeBlob = <E>(
 ): Effect.Effect<boolean, ContainerdError | E> =>
   Effect.gen(function*() {
     const { descriptor, labels, leaseId } = options
+    // Held before it is looked at: a present but unreferenced blob could otherwise be collected right after the look.
+    yield* protect(containerd, leaseId, { id: descriptor.digest, type: "content" })
     const existing = yield* info(containerd, descriptor.digest)
     if (Option.isSome(existing)) {
-      yield* protect(containerd, leaseId, { id: descriptor.digest, type: "content" })
       yield* addLabels(containerd, descriptor.digest, existing.value.labels, labels(existing.value.labels))
       if (options.onPresent !== undefined) yield* options.onPresent
       return false
     }
     let reportedLock = false
-    const written = yield* containerd.content.write({
-      ref: `${options.kind}-${descriptor.digest}`,
+    const write = (ref: string) => containerd.content.write({
+      ref,
       expected: descriptor.digest,
       total: descriptor.size,
       labels: labels({}),
@@ -114,6 +115,17 @@ export const storeBlob = <E>(
         return options.onLocked
       }),
       Effect.retry({ while: (error: unknown) => error instanceof ContainerdError && isLocked(error), schedule: lockedRetry })
+    )
+    const ref = `${options.kind}-${descriptor.digest}`
+    // "write @N must occur at current offset M": containerd (seen with 1.6) resumed a stale ingest of this blob after
+    // it refused the blob's commit for a digest mismatch and the ingest was aborted, then refused our writes at its
+    // offset check. A writer holding the ref would be "locked" instead; so the blob is written anew under a ref of
+    // its own (test/soak/registry-faults.test.ts, corrupt-blob).
+    const written = yield* write(ref).pipe(
+      Effect.catchIf(
+        (error: unknown) => error instanceof ContainerdError && error.reason === "OutOfRange",
+        () => write(`${ref}-${Math.random().toString(36).slice(2, 10)}`)
+      )
     )
     if (written.alreadyExists) {
       // Another writer committed it first: its labels are not ours.

@@ -1,12 +1,13 @@
 /**
- * The registry half of a pull (containerd-api.md §2.12), run inside one lease from the resolved root descriptor:
- * walk index → platform manifest → config, store each document with the GC labels of its children and the
- * distribution source, then download the layers (a few at a time) while unpacking them bottom-up as soon as
- * each one is in the content store, label the config with the snapshot chain, and create or update the image
- * record last. Blobs already in the content store are not downloaded again (documents are read from there),
- * except in a forced pull, which downloads every blob and checks its digest.
+ * The registry half of a pull (as containerd/containerd pull.go and unpacker.go do it), run inside one lease
+ * from the resolved root descriptor: walk index → platform manifest → config, store each document with the GC
+ * labels of its children and the distribution source, then download the layers (a few at a time) while
+ * unpacking them bottom-up as soon as each one is in the content store, label the config with the snapshot
+ * chain, and create or update the image record last. Blobs already in the content store are not downloaded
+ * again (documents are read from there), except in a forced pull, which downloads every blob and checks its
+ * digest.
  */
-import { Chunk, Deferred, type Duration, Effect, Either, Option, Stream } from "effect"
+import { Chunk, Deferred, type Duration, Effect, Either, Option, Schedule, Stream } from "effect"
 import type { ContainerdError, ContainerdService } from "../Containerd.js"
 import type { Registry, RequestOptions } from "../Registry.js"
 import { childLabels, distributionSource, snapshotLabel } from "../../src/image/GcLabels.js"
@@ -15,7 +16,7 @@ import * as ImageConfig from "../../src/image/ImageConfig.js"
 import * as Manifest from "../../src/image/Manifest.js"
 import * as Platform from "../../src/image/Platform.js"
 import type { Reference } from "../../src/image/Reference.js"
-import type { RegistryError } from "../../src/image/RegistryProtocol.js"
+import { RegistryError } from "../../src/image/RegistryProtocol.js"
 import * as ByteSource from "../../src/stream/ByteSource.js"
 import { addLabels, info, protect, readAll, storeBlob } from "./contentStore.js"
 import {
@@ -63,6 +64,14 @@ export const MAX_CONFIG_BYTES = 8 << 20
 
 const imageConfigTypes = new Set<string>([Manifest.MediaType.ociConfig, Manifest.MediaType.dockerConfig])
 
+/**
+ * A blob whose download a registry answers with 429 or 5xx, or refuses or drops, is asked for twice more (after
+ * 0.2 s and 0.4 s), as the manifest is (layers/ImageStore.ts): one failed request must not fail the task's start. A
+ * failed Content.Write aborts its ingest, so each attempt starts afresh.
+ */
+const transientRetry = Schedule.exponential("200 millis", 2).pipe(Schedule.intersect(Schedule.recurs(2)))
+const isTransient = (error: unknown): boolean => error instanceof RegistryError && error.reason === "Unreachable"
+
 export const fetchImage = (ctx: FetchContext): Effect.Effect<Image.Image, ImageStoreError | ContainerdError> =>
   Effect.gen(function*() {
     const { containerd, progress, ref, registry } = ctx
@@ -77,21 +86,27 @@ export const fetchImage = (ctx: FetchContext): Effect.Effect<Image.Image, ImageS
       children: (value: A) => Readonly<Record<string, string>>
     ) =>
       Effect.gen(function*() {
+        // Held by the lease before it is looked at: a blob left unreferenced (by a failed pull) that containerd's
+        // garbage collector removes after the look would otherwise be read, or relied on, when gone.
+        yield* protect(containerd, ctx.leaseId, { id: descriptor.digest, type: "content" })
         const existing = ctx.force ? Option.none() : yield* info(containerd, descriptor.digest)
         if (Option.isSome(existing)) {
           const bytes = yield* readAll(containerd, descriptor.digest, ctx.readTimeout)
           const value = yield* decode(bytes)
-          yield* protect(containerd, ctx.leaseId, { id: descriptor.digest, type: "content" })
           const labels = { ...children(value), ...source(existing.value.labels) }
           yield* addLabels(containerd, descriptor.digest, existing.value.labels, labels)
           return value
         }
         const bytes = kind === "config" ?
           yield* Stream.runCollect(registry.fetchBlob(ref, descriptor, ctx.request)).pipe(
+            Effect.retry({ while: isTransient, schedule: transientRetry }),
             Effect.map((chunks) => Buffer.concat(Chunk.toArray(chunks))),
             Effect.mapError(fromRegistry)
           ) :
-          yield* Effect.mapError(registry.fetchManifest(ref, descriptor, ctx.request), fromRegistry)
+          yield* registry.fetchManifest(ref, descriptor, ctx.request).pipe(
+            Effect.retry({ while: isTransient, schedule: transientRetry }),
+            Effect.mapError(fromRegistry)
+          )
         const value = yield* decode(bytes)
         yield* storeBlob(containerd, {
           descriptor,
@@ -219,6 +234,7 @@ export const fetchImage = (ctx: FetchContext): Effect.Effect<Image.Image, ImageS
           onPresent: ctx.force ? verifyPresent(layer, index) : progress.fetch(index, "present"),
           onLocked: progress.fetch(index, "blocked")
         }).pipe(
+          Effect.retry({ while: isTransient, schedule: transientRetry }),
           Effect.mapError((error) =>
             error._tag === "RegistryError" ?
               fromRegistry(error) :

@@ -1,9 +1,10 @@
 /**
- * Unpacking an image's layers into committed snapshots named by chain ID (containerd-api.md §2.10): for each
- * layer bottom-up, skip it when its snapshot exists, else Prepare an "extract-…" snapshot on the previous chain
- * ID, Diff.Apply the compressed layer blob into its mounts, check the applied digest against the config's
- * diff ID, Commit it under the chain ID, and label the layer blob with its uncompressed digest. A prepared
- * snapshot that was not committed (failure, interruption) is removed.
+ * Unpacking an image's layers into committed snapshots named by chain ID (as containerd/containerd unpacker.go
+ * does it; chain IDs per opencontainers/image-spec config.md): for each layer bottom-up, skip it when its
+ * snapshot exists, else Prepare an "extract-..." snapshot on the previous chain ID, Diff.Apply the compressed
+ * layer blob into its mounts, check the applied digest against the config's diff ID, Commit it under the chain
+ * ID, and label the layer blob with its uncompressed digest. A prepared snapshot that was not committed
+ * (failure, interruption) is removed.
  */
 import { randomBytes } from "node:crypto"
 import { Effect, Option } from "effect"
@@ -107,8 +108,9 @@ export const unpack = <E>(
     Effect.gen(function*() {
       const chainId = options.chainIds[index]!
       const parent = index === 0 ? "" : options.chainIds[index - 1]!
+      // Held before it is looked at, as blobs are (contentStore.ts): an unreferenced snapshot may be collected.
+      yield* keep(chainId)
       if (yield* snapshotExists(containerd, snapshotter, chainId)) {
-        yield* keep(chainId)
         return yield* options.progress.unpack(index, "unpacked")
       }
       yield* options.layerReady(index)
@@ -118,17 +120,14 @@ export const unpack = <E>(
         const key = extractKey(chainId)
         const prepared = yield* snapshots.prepare({ snapshotter, key, parent, labels: snapshotLabels(layer, chainId) }).pipe(
           Effect.map(Option.some),
-          // "target snapshot … already exists": the chain was unpacked meanwhile (the snapshot.ref label).
+          // "target snapshot ... already exists": the chain was unpacked meanwhile (the snapshot.ref label).
           Effect.catchIf((error) => error.reason === "AlreadyExists", () => Effect.succeed(Option.none()))
         )
         if (Option.isSome(prepared)) {
           yield* applyAndCommit(index, key, prepared.value.mounts)
           break
         }
-        if (yield* snapshotExists(containerd, snapshotter, chainId)) {
-          yield* keep(chainId)
-          break
-        }
+        if (yield* snapshotExists(containerd, snapshotter, chainId)) break
         if (attempt >= PREPARE_ATTEMPTS) {
           return yield* failure(
             "pull",

@@ -1,6 +1,6 @@
 /**
- * Decoding of Nomad's config bytes: cty values marshalled with msgpack (nomad-plugin-protocol.md
- * §3.4), then validated against an option Schema. Absent attributes arrive as nil; numbers in
+ * Decoding of Nomad's config bytes: cty values marshalled with msgpack (zclconf/go-cty
+ * cty/msgpack/marshal.go), then validated against an option Schema. Absent attributes arrive as nil; numbers in
  * any msgpack int form, as float64, or as a decimal string; map-like options as lists of maps.
  */
 import { decode } from "@msgpack/msgpack"
@@ -50,6 +50,9 @@ export const dropNulls = (value: unknown): unknown => {
   return out
 }
 
+const typeName = (value: unknown): string =>
+  Array.isArray(value) ? "a list" : typeof value === "string" ? "a string" : typeof value === "boolean" ? "a bool" : "a number"
+
 /** Decodes config bytes against an option Schema; the error lists every problem by option path. */
 export const decodeConfig = <A, I>(
   schema: Schema.Schema<A, I>,
@@ -58,11 +61,12 @@ export const decodeConfig = <A, I>(
   const decodeValue = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
   return (bytes: Uint8Array): Either.Either<A, ConfigError> =>
     Either.flatMap(decodeCtyMsgpack(bytes), (value) =>
-      decodeValue(dropNulls(value ?? {})).pipe(
-        Either.mapLeft((error) =>
-          new ConfigError({ reason: "Invalid", message: `invalid ${what}: ${formatIssues(error)}` })
+      // A config block is a map of options; anything else (which no Nomad client sends) is said so plainly.
+      value !== null && (typeof value !== "object" || Array.isArray(value)) ?
+        Either.left(new ConfigError({ reason: "Invalid", message: `invalid ${what}: expected a block of options, not ${typeName(value)}` })) :
+        decodeValue(dropNulls(value ?? {})).pipe(
+          Either.mapLeft((error) => new ConfigError({ reason: "Invalid", message: `invalid ${what}: ${formatIssues(error)}` }))
         )
-      )
     )
 }
 

@@ -87,12 +87,23 @@ const Int = Schema.transformOrFail(Schema.Unknown, Schema.Number, {
 const Str = Schema.String.annotations({ identifier: "string", message: () => "expected a string" })
 const Bool = Schema.Boolean.annotations({ identifier: "bool", message: () => "expected true or false" })
 
+// The messages of lists, maps and blocks given something else: Schema's own would show its type notation
+// ("Expected ReadonlyArray<...>, actual ...") in a task event.
+/** A sub-block's options; anything but an object is "expected a block" before its options are looked at. */
+const blockOf = <O extends Options>(options: O) =>
+  Schema.compose(Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({ message: () => "expected a block" }), struct(options), {
+    strict: false
+  })
+
+const listOf = <S extends Schema.Schema.Any>(element: S, what: string): Schema.Array$<S> =>
+  Schema.Array(element).annotations({ message: () => `expected a list of ${what}` })
+
 /** `list(map(string))`: Nomad hands map-like options over as a list of maps; merge them in order. */
 const StringMapFromCty = Schema.transform(
   Schema.Union(
     Schema.Array(Schema.Record({ key: Schema.String, value: Str })),
     Schema.Record({ key: Schema.String, value: Str })
-  ),
+  ).annotations({ message: () => ({ message: "expected a map of strings", override: true }) }),
   Schema.Record({ key: Schema.String, value: Schema.String }),
   {
     strict: true,
@@ -156,7 +167,7 @@ export function stringList(
       required: false,
       ...(defaultValue.length === 0 ? {} : { literal: hclLiteral(defaultValue) })
     },
-    field: Schema.optionalWith(Schema.Array(element), { default: (): ReadonlyArray<string> => [...defaultValue] }),
+    field: Schema.optionalWith(listOf(element, "strings"), { default: (): ReadonlyArray<string> => [...defaultValue] }),
     doc: o.doc,
     ...(defaultValue.length === 0 ? {} : { defaultText: JSON.stringify(defaultValue) })
   } as Option<
@@ -169,7 +180,7 @@ export function optionalStringList(o: Doc & { readonly check?: Schema.Schema<str
   const element = o.check ? Schema.compose(Str, o.check) : Str
   return {
     hcl: { _tag: "Attr", type: "list(string)", required: false },
-    field: Schema.optionalWith(Schema.Array(element), { exact: true }),
+    field: Schema.optionalWith(listOf(element, "strings"), { exact: true }),
     doc: o.doc
   } as Option<Schema.optionalWith<Schema.Array$<Schema.Schema<string, string>>, { exact: true }>>
 }
@@ -188,7 +199,8 @@ export function block<O extends Options>(
   o: Doc & { readonly options: O; readonly check?: (value: Schema.Schema.Type<Schema.Struct<FieldsOf<O>>>) => string | true }
 ) {
   const check = o.check
-  const inner = check ? struct(o.options).pipe(Schema.filter((value) => check(value))) : struct(o.options)
+  const shape = blockOf(o.options)
+  const inner = check ? shape.pipe(Schema.filter((value) => check(value))) : shape
   return {
     hcl: { _tag: "Block", required: false, options: o.options },
     field: Schema.optionalWith(inner, { exact: true }),
@@ -198,10 +210,10 @@ export function block<O extends Options>(
 
 /** A repeated sub-block, e.g. `mounts { ... }` (or `mounts = [{ ... }]`); absent means an empty list. */
 export function blockList<O extends Options>(o: Doc & { readonly options: O }) {
-  const inner = struct(o.options)
+  const inner = blockOf(o.options)
   return {
     hcl: { _tag: "BlockList", options: o.options },
-    field: Schema.optionalWith(Schema.Array(inner), { default: () => [] }),
+    field: Schema.optionalWith(listOf(inner, "blocks"), { default: () => [] }),
     doc: o.doc
   } as Option<Schema.optionalWith<Schema.Array$<typeof inner>, { default: () => [] }>>
 }
@@ -216,7 +228,7 @@ export function blockMap<O extends Options>(
 ) {
   const checkLabel = o.checkLabel
   // Checked on the whole record: a key refused by a Record's key schema would only be called "not a known option".
-  const inner = Schema.Record({ key: Schema.String, value: struct(o.options) }).pipe(
+  const inner = Schema.Record({ key: Schema.String, value: blockOf(o.options) }).annotations({ message: () => "expected labelled blocks" }).pipe(
     Schema.filter((blocks) => {
       if (checkLabel === undefined) return true
       for (const label of Object.keys(blocks)) {

@@ -71,6 +71,9 @@ const unreachableHint = (detail: string): string => {
  */
 const isTransportUnavailable = (detail: string): boolean => !/: unavailable\s*$/.test(detail)
 
+/** grpc-js's transport detail without its empty trailer ("... Resolution note: " when name resolution had none). */
+const transportDetail = (detail: string): string => detail.replace(/\s*Resolution note:\s*$/, "").trim()
+
 export interface GrpcStatusLike {
   readonly code?: number | undefined
   readonly details?: string | undefined
@@ -85,7 +88,7 @@ export const fromGrpcError = (error: GrpcStatusLike, path: string, address: stri
   const reason = reasonFromCode(code)
   const unreachable = reason === "Unavailable" && isTransportUnavailable(detail)
   const message = unreachable
-    ? `containerd is not reachable at ${socketPath(address)}: ${unreachableHint(detail)}: ${detail.trim()}`
+    ? `containerd is not reachable at ${socketPath(address)}: ${unreachableHint(detail)}: ${transportDetail(detail)}`
     : `containerd ${method}: ${detail}`
   return new ContainerdError({ reason, method, detail, message, unreachable, code, cause: error })
 }

@@ -51,6 +51,12 @@ describe("ContainerdError mapping", () => {
     expect(error.message).toContain(hint)
   })
 
+  it("leaves out grpc-js's empty resolution note", () => {
+    const details = "No connection established. Last error: Error: connect ECONNREFUSED /run/containerd/containerd.sock. Resolution note: "
+    const error = fromGrpcError({ code: 14, details }, path, `unix://${address}`)
+    expect(error.message).toMatch(/connect ECONNREFUSED \/run\/containerd\/containerd\.sock\.$/)
+  })
+
   it("falls back to Unknown for errors without a status", () => {
     const error = fromGrpcError({ message: "socket hang up" }, path, address)
     expect(error.reason).toBe("Unknown")

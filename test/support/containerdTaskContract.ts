@@ -437,9 +437,14 @@ export const taskContract = <R>(run: Run<R>, hooks: ContractHooks<R>): void => {
         const waiting = yield* Effect.fork(cd.tasks.wait({ containerId: "logger" }))
         yield* cd.tasks.start({ containerId: "logger" })
         expect((yield* Fiber.join(waiting)).exitStatus).toBe(0)
-        // The shim has drained the process's pipes once Delete answered.
         yield* cd.tasks.delete({ containerId: "logger" })
-        const written = readFileSync(log, "utf8")
+        // The shim copies each pipe into the file on its own; one copy may land after Delete answered (seen on
+        // containerd 1.6 under load), so the file is read until it holds both lines, for up to 5 s.
+        const written = yield* Effect.sync(() => readFileSync(log, "utf8")).pipe(
+          Effect.filterOrFail((text) => text.split("\n").length > 3),
+          Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("5 seconds"))),
+          Effect.orElse(() => Effect.sync(() => readFileSync(log, "utf8")))
+        )
         expect(written.startsWith("earlier\n")).toBe(true)
         expect(sortedLines(written.slice("earlier\n".length))).toEqual(["err", "out"])
 

@@ -1,5 +1,5 @@
 // Soak: containerd SIGKILLed under running tasks and started again on the same state — a private containerd
-// (lib/killableContainerd.ts), never the shared one. The shims outlive containerd, so the tasks must keep running
+// (test/support/SecondContainerd.ts), never the shared one. The shims outlive containerd, so the tasks must keep running
 // and writing; the plugin's fingerprint must turn unhealthy, then healthy, and WaitTask (pending across the
 // outage), InspectTask, ExecTask, TaskStats and StopTask must work again without a plugin restart.
 import type * as grpc from "@grpc/grpc-js"
@@ -15,7 +15,7 @@ import {
 import { emptyNamespace } from "../support/containerdProbe.js"
 import { harness, type Harness, type StartedTask } from "../support/driverHarness.js"
 import { integrationEnv } from "../integration/env.js"
-import { killableContainerd } from "./lib/killableContainerd.js"
+import { secondContainerd } from "../support/SecondContainerd.js"
 import { countingScript, full, lineAudit, pool, sizes, writeFigures } from "./lib/soak.js"
 
 const busybox = `${integrationEnv.registry}/test/busybox:latest`
@@ -61,7 +61,7 @@ const outcome = (p: Promise<unknown>, ms: number) =>
 describe("soak: containerd SIGKILLed and restarted under running tasks", () => {
   it(`${sizes.restartTasks} tasks keep running and are served again`, { timeout: full ? 600_000 : 150_000 }, async () => {
     const m = sizes.restartTasks
-    const ctd = killableContainerd()
+    const ctd = secondContainerd()
     try {
       await ctd.start()
       const h = await harness({ prefix: "cdd-soak-ctdkill", containerdAddress: ctd.socket })

@@ -94,6 +94,8 @@ if (notWritten.length > 0) {
     "",
     ...verdictsTable(results),
     "",
+    "Where a budget is missed, [performance.md](performance.md) says why, from profiles, and what was done about it.",
+    "",
     "## Results",
     "",
     "![medians per case, with p10–p90 and the budgets](benchmarks.svg)",

@@ -12,7 +12,7 @@
 // compiles it with V8's code cache from an earlier start (scripts/launcher.cjs), which cuts that compile to ~40 ms.
 import { build } from "esbuild"
 import { createHash } from "node:crypto"
-import { chmodSync, readFileSync, writeFileSync } from "node:fs"
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { brotliCompressSync } from "node:zlib"
 
 const common = {
@@ -62,5 +62,6 @@ const sourceHash = createHash("sha256").update(pluginSource).digest("hex").slice
 const launcher = readFileSync("scripts/launcher.cjs", "utf8").replace("@SOURCE_HASH@", sourceHash)
 
 const outfile = "dist/containerd-driver.cjs"
+mkdirSync("dist", { recursive: true })
 writeFileSync(outfile, `#!/usr/bin/env node\n${launcher}\n/*PLUGIN\n${pluginCarried}\n*/\n`)
 chmodSync(outfile, 0o755)

@@ -1,6 +1,6 @@
 // Where a plugin's CPU time went, from a `.cpuprofile` (`node bench/run.mjs --cpu-prof=dir` or `node --cpu-prof`):
 // self time summed per source module — the bundle's `// path` markers (esbuild writes one before each module) map
-// every frame back to its module — and per function. Usage:
+// every frame back to its module (a build with them: BUNDLE_READABLE=1 npm run build) — and per function. Usage:
 //   node bench/profile-summary.mjs <file.cpuprofile> [--top=N] [--bundle=path] [--window=from-to]
 // --bundle names a copy of the profiled bundle when its file is gone (the run's scratch dir is removed);
 // --window keeps the samples between two CLOCK_MONOTONIC times in µs (process.hrtime, the profile's clock), as the
@@ -26,7 +26,12 @@ const markersOf = (url) => {
     try {
       const path = url.startsWith("file://") ? fileURLToPath(url) : url
       const override = args.find((a) => a.startsWith("--bundle="))?.slice(9)
-      lines = readFileSync(override ?? path, "utf8").split("\n")
+      const text = readFileSync(override ?? path, "latin1")
+      // The built file is a launcher with the bundle in a comment (scripts/launcher.cjs), compiled on its own: the
+      // profile's line numbers count from the bundle's start.
+      const marker = "/*" + "PLUGIN\n"
+      const start = text.indexOf(marker)
+      lines = (start < 0 ? text : text.slice(start + marker.length, text.lastIndexOf("\n*/"))).split("\n")
     } catch {
       // the bundle was removed with the run's scratch dir: --bundle names a copy
     }

@@ -21,7 +21,9 @@ const common = {
   target: "node20",
   format: "cjs",
   minifySyntax: true,
-  minifyWhitespace: true,
+  // 50 ms less of a start to read and scan (345 vs 393 ms median handshake, code cache warm). BUNDLE_READABLE=1
+  // keeps the whitespace and esbuild's "// path" line before each module, which bench/profile-summary.mjs reads.
+  minifyWhitespace: process.env["BUNDLE_READABLE"] !== "1",
   legalComments: "none",
   logLevel: "warning"
 }

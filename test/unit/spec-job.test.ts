@@ -11,7 +11,8 @@ import { TaskConfig, taskOptions } from "../../src/config/TaskConfig.js"
 import type { Job } from "../../src/job/Job.js"
 import { JobFileError } from "../../src/job/JobFile.js"
 import { nomadTaskFromProto } from "../../src/task/NomadTask.js"
-import { type JobInputs, pickTask, readSpecJob, specArgs, startMessage, type TaskOverrides } from "../../layers/SpecCommand.js"
+import { specArgs } from "../../layers/SpecCommand.js"
+import { type JobInputs, pickTask, readSpecJob, startMessage, type TaskOverrides } from "../../src/job/SpecTask.js"
 
 // The original driver's redis example (Roblox/nomad-driver-containerd example/redis.nomad, its test 001), plus a DNS block.
 const redisJob = `

@@ -5,11 +5,9 @@
  * call one after the other, so a large group is split into calls of at most `maxIdsPerCall` ids, a few at a time,
  * to keep a tick well within its interval. A group starts with its first subscriber and stops with its last. A
  * watcher's callback runs in the tick itself, so one tick turns every container's reading into its sample without
- * a fiber or queue per container (a fiber woken per stream per tick cost more than the calls themselves). A
- * subscriber instead gets the latest reading through a queue of one: a slow consumer skips readings rather than
- * piling them up (as Docker's driver drops samples).
+ * a fiber or queue per container (a fiber woken per stream per tick cost more than the calls themselves).
  */
-import { Array as Arr, Clock, Duration, Effect, Fiber, Queue, Schedule, type Scope } from "effect"
+import { Array as Arr, Clock, Duration, Effect, Fiber, Schedule, type Scope } from "effect"
 import type { Metric } from "../../src/gen/github.com/containerd/containerd/api/types/metrics.js"
 import type { Any } from "../../src/gen/google/protobuf/any.js"
 
@@ -39,12 +37,6 @@ export interface Poller {
     containerId: string,
     onReading: OnReading
   ) => Effect.Effect<void, never, Scope.Scope>
-  /** The container's readings every `interval`, until the scope closes. The first arrives after one interval. */
-  readonly subscribe: (
-    namespace: string,
-    interval: Duration.Duration,
-    containerId: string
-  ) => Effect.Effect<Queue.Dequeue<Reading>, never, Scope.Scope>
   /** A reading now, outside the shared ticks (a new stream's first sample). */
   readonly readNow: (namespace: string, containerId: string) => Effect.Effect<Reading>
 }
@@ -163,12 +155,6 @@ export const make = (fetch: FetchMetrics): Effect.Effect<Poller, never, Scope.Sc
 
     return {
       watch,
-      subscribe: (namespace, interval, containerId) =>
-        Effect.gen(function*() {
-          const queue = yield* Effect.acquireRelease(Queue.sliding<Reading>(1), Queue.shutdown)
-          yield* watch(namespace, interval, containerId, (reading) => Queue.offer(queue, reading))
-          return queue
-        }),
       readNow: (namespace, containerId) =>
         poll(namespace, [containerId]).pipe(
           Effect.map(({ now, result }): Reading =>

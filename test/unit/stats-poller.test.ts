@@ -1,5 +1,5 @@
 // The shared metrics poller (layers/stats/Poller.ts) with a scripted Tasks.Metrics, on the test clock: how a tick's
-// calls cover the watched containers, and what each subscriber receives.
+// calls cover the watched containers, and what each watcher receives. (What a slow stream gets is in stats.test.ts.)
 import { it } from "@effect/vitest"
 import { Duration, Effect, Queue, TestClock } from "effect"
 import { describe, expect } from "vitest"
@@ -21,13 +21,21 @@ const scripted = (options: { readonly absent?: string; readonly failing?: string
   return { calls, fetch }
 }
 
+/** Every reading `watch` hands over for the container, in a queue. */
+const watched = (poller: Poller.Poller, containerId: string) =>
+  Effect.gen(function*() {
+    const queue = yield* Queue.unbounded<Poller.Reading>()
+    yield* poller.watch("ns", Duration.seconds(1), containerId, (reading) => Queue.offer(queue, reading))
+    return queue
+  })
+
 describe("shared metrics poller", () => {
   it.scoped("reads every watched container each tick in calls of at most 64 ids, and gives each its own reading", () =>
     Effect.gen(function*() {
       const { calls, fetch } = scripted()
       const poller = yield* Poller.make(fetch)
       const ids = Array.from({ length: 130 }, (_, i) => `c${i}`)
-      const queues = yield* Effect.forEach(ids, (id) => poller.subscribe("ns", Duration.seconds(1), id))
+      const queues = yield* Effect.forEach(ids, (id) => watched(poller, id))
       expect(calls).toHaveLength(0)
       yield* TestClock.adjust("1 second")
       const received = yield* Effect.forEach(queues, Queue.take)
@@ -41,22 +49,13 @@ describe("shared metrics poller", () => {
     Effect.gen(function*() {
       const { fetch } = scripted({ absent: "gone" })
       const poller = yield* Poller.make(fetch)
-      const gone = yield* poller.subscribe("ns", Duration.seconds(1), "gone")
-      const here = yield* poller.subscribe("ns", Duration.seconds(1), "here")
+      const gone = yield* watched(poller, "gone")
+      const here = yield* watched(poller, "here")
       yield* TestClock.adjust("1 second")
       expect(yield* Queue.take(gone)).toEqual({ _tag: "Absent" })
       expect((yield* Queue.take(here))._tag).toBe("Metric")
 
       const failing = Poller.make(scripted({ failing: "x" }).fetch)
       expect(yield* Effect.flatMap(failing, (p) => p.readNow("ns", "x"))).toEqual({ _tag: "Failed", message: "connection refused" })
-    }))
-
-  it.scoped("keeps only the latest reading for a subscriber that does not keep up", () =>
-    Effect.gen(function*() {
-      const { fetch } = scripted()
-      const poller = yield* Poller.make(fetch)
-      const queue = yield* poller.subscribe("ns", Duration.seconds(1), "slow")
-      yield* TestClock.adjust("5 seconds")
-      expect(yield* Queue.size(queue)).toBe(1)
     }))
 })

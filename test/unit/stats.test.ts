@@ -3,7 +3,7 @@
 // one shared Tasks.Metrics call per tick for many tasks, and node compute from Nomad's topology. The same service
 // runs on the real containerd in test/integration/stats.test.ts.
 import { it } from "@effect/vitest"
-import { Context, Duration, Effect, Either, Exit, Fiber, Layer, Queue, Stream, TestClock } from "effect"
+import { Chunk, Context, Duration, Effect, Either, Exit, Fiber, Layer, Queue, Stream, TestClock } from "effect"
 import { describe, expect } from "vitest"
 import type { ContainerdService } from "../../layers/Containerd.js"
 import * as FakeContainerdLayer from "../../layers/FakeContainerd.js"
@@ -145,6 +145,20 @@ describe("TaskStats stream", () => {
       yield* Queue.take(samples)
       yield* TestClock.adjust("1 second")
       expect((yield* Queue.take(samples)).timestamp?.getTime()).toBe(1000)
+    }))
+
+  it.scoped("gives a caller that does not keep up the newest sample, not a backlog", () =>
+    Effect.gen(function*() {
+      const { stats, start } = yield* fixture()
+      const { taskId } = yield* start("app")
+      const pull = yield* Stream.toPull(stats.stream(taskId, Duration.seconds(1)))
+      const timestamps = (chunk: Chunk.Chunk<TaskStats>) => Chunk.toReadonlyArray(chunk).map((s) => s.timestamp?.getTime())
+      expect(timestamps(yield* pull)).toEqual([0])
+      // Five ticks while nobody asks: only the last one's sample is kept.
+      yield* TestClock.adjust("5 seconds")
+      expect(timestamps(yield* pull)).toEqual([5000])
+      yield* TestClock.adjust("1 second")
+      expect(timestamps(yield* pull)).toEqual([6000])
     }))
 
   it.scoped("skips the sample of a failed metrics call and goes on", () =>

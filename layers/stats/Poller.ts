@@ -3,7 +3,7 @@
  * and one Tasks.Metrics call per tick, filtered to the containers being watched, instead of a timer and a call per
  * stream — for 100 tasks about a tenth of the client's CPU (bench/stats-poll.mjs). containerd reads the tasks of a
  * call one after the other, so a large group is split into calls of at most `maxIdsPerCall` ids, a few at a time,
- * to keep a tick well within its interval. A group starts with its first subscriber and stops with its last. A
+ * to keep a tick well within its interval. A group starts with its first watcher and stops with its last. A
  * watcher's callback runs in the tick itself, so one tick turns every container's reading into its sample without
  * a fiber or queue per container (a fiber woken per stream per tick cost more than the calls themselves).
  */
@@ -43,7 +43,7 @@ export interface Poller {
 
 interface Group {
   readonly namespace: string
-  readonly subscribers: Map<string, Set<OnReading>>
+  readonly watchers: Map<string, Set<OnReading>>
   fiber: Fiber.RuntimeFiber<void> | undefined
   /** Whether the last call failed: a failure is logged when it starts, and again when calls work again. */
   failing: boolean
@@ -85,7 +85,7 @@ export const make = (fetch: FetchMetrics): Effect.Effect<Poller, never, Scope.Sc
 
     const tick = (group: Group) =>
       Effect.gen(function*() {
-        const ids = [...group.subscribers.keys()]
+        const ids = [...group.watchers.keys()]
         if (ids.length === 0) return
         const calls = yield* Effect.forEach(Arr.chunksOf(ids, maxIdsPerCall), (chunk) => poll(group.namespace, chunk), {
           concurrency: concurrentCalls
@@ -104,8 +104,8 @@ export const make = (fetch: FetchMetrics): Effect.Effect<Poller, never, Scope.Sc
             for (const [id, reading] of readings(containerIds, result.right, now)) byId.set(id, reading)
           }
         }
-        // Subscribers that joined or left during the calls are simply included or not.
-        for (const [id, watchers] of group.subscribers) {
+        // Watchers that joined or left during the calls are simply included or not.
+        for (const [id, watchers] of group.watchers) {
           const reading = byId.get(id)
           if (reading === undefined) continue
           for (const onReading of watchers) yield* onReading(reading)
@@ -124,25 +124,25 @@ export const make = (fetch: FetchMetrics): Effect.Effect<Poller, never, Scope.Sc
         const key = `${namespace}\u0000${Duration.toMillis(interval)}`
         let group = groups.get(key)
         if (group === undefined) {
-          group = { namespace, subscribers: new Map(), fiber: undefined, failing: false }
+          group = { namespace, watchers: new Map(), fiber: undefined, failing: false }
           groups.set(key, group)
           // Joining runs as a resource acquisition, which is uninterruptible: the poll loop must not inherit that.
           group.fiber = yield* Effect.forkIn(Effect.interruptible(run(group, interval)), scope)
         }
         // A distinct function per watch, even for the same callback: leaving removes this watch only.
         const watcher: OnReading = (reading) => onReading(reading)
-        const watchers = group.subscribers.get(containerId) ?? new Set()
+        const watchers = group.watchers.get(containerId) ?? new Set()
         watchers.add(watcher)
-        group.subscribers.set(containerId, watchers)
+        group.watchers.set(containerId, watchers)
         return { key, group, watcher }
       }))
 
     const leave = ({ group, key, watcher }: { readonly key: string; readonly group: Group; readonly watcher: OnReading }, containerId: string) =>
       lock.withPermits(1)(Effect.gen(function*() {
-        const watchers = group.subscribers.get(containerId)
+        const watchers = group.watchers.get(containerId)
         watchers?.delete(watcher)
-        if (watchers?.size === 0) group.subscribers.delete(containerId)
-        if (group.subscribers.size === 0 && groups.get(key) === group) {
+        if (watchers?.size === 0) group.watchers.delete(containerId)
+        if (group.watchers.size === 0 && groups.get(key) === group) {
           groups.delete(key)
           if (group.fiber !== undefined) yield* Fiber.interrupt(group.fiber)
         }

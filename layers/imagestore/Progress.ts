@@ -110,7 +110,10 @@ export const makeTracker = (
     fetch: (index, status) =>
       Effect.suspend(() => {
         const layer = layers[index]
-        if (layer === undefined || layer.fetch === status) return Effect.void
+        if (layer === undefined) return Effect.void
+        // A download starts from nothing, a retried one too (layers/imagestore/fetchImage.ts): its bytes count once.
+        if (status === "downloading") layer.downloaded = 0
+        if (layer.fetch === status) return Effect.void
         layer.fetch = status
         if (status === "downloaded") layer.downloaded = layer.size
         return emit

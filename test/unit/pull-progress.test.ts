@@ -34,6 +34,23 @@ describe("progress tracker", () => {
     }))
 })
 
+describe("a retried download", () => {
+  it.effect("counts its bytes once: the retry starts the layer's count again", () =>
+    Effect.gen(function*() {
+      const reports: Array<PullProgress> = []
+      const tracker = makeTracker("example.com/app:1", "0 millis", (progress) => Effect.sync(() => reports.push(progress)))
+      yield* tracker.layers([{ digest: digestA, size: 100 }])
+      yield* tracker.fetch(0, "downloading")
+      yield* tracker.bytes(0, 60)
+      // The connection dropped; the blob is asked for again from its start.
+      yield* tracker.fetch(0, "downloading")
+      yield* tracker.bytes(0, 100)
+      const last = reports.at(-1)!
+      expect(last.layers[0]!.downloaded).toBe(100)
+      expect(last.downloadedBytes).toBe(100)
+    }))
+})
+
 const progress = (phase: PullProgress["phase"], downloaded: [number, number]): PullProgress => ({
   image: "example.com/app:1",
   phase,

@@ -8,7 +8,7 @@
 // literal, +60 ms (scanning and internalizing 5 MB); brotli-compressed in base64 (0.9 MB), +10 ms.
 //
 // Compiling the plugin's 3.5 MB was then the largest part of a start (190 of 520 ms of CPU, V8's wrapSafe, in a
-// --cpu-prof of the handshake). So the file is a small launcher with the plugin as a compressed comment: the launcher
+// --cpu-prof of the handshake). So the file is a small launcher with the plugin as a comment after it: the launcher
 // compiles it with V8's code cache from an earlier start (scripts/launcher.cjs), which cuts that compile to ~40 ms.
 import { build } from "esbuild"
 import { createHash } from "node:crypto"

@@ -24,12 +24,17 @@ const cacheDir = process.env["CONTAINERD_DRIVER_CODE_CACHE"] ||
   (uid === 0 ? "/var/cache/containerd-driver" : path.join(os.homedir(), ".cache", "containerd-driver"))
 const cacheFile = path.join(cacheDir, `plugin-${sourceHash}.v8cache`)
 
+/** The checks are made on the file opened, so it cannot be swapped between them and the read. */
 const readCache = () => {
+  let fd
   try {
-    const stat = fs.statSync(cacheFile)
-    return stat.isFile() && stat.uid === uid && (stat.mode & 0o022) === 0 ? fs.readFileSync(cacheFile) : undefined
+    fd = fs.openSync(cacheFile, "r")
+    const stat = fs.fstatSync(fd)
+    return stat.isFile() && stat.uid === uid && (stat.mode & 0o022) === 0 ? fs.readFileSync(fd) : undefined
   } catch {
     return undefined
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
   }
 }
 

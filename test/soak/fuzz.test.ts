@@ -6,7 +6,6 @@
 import * as grpc from "@grpc/grpc-js"
 import { Effect, Either, FastCheck as fc } from "effect"
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import { describe, expect, it } from "vitest"
 import { gather } from "../../layers/HostFacts.js"
 import { decodeConfig } from "../../src/config/Cty.js"
@@ -23,29 +22,19 @@ import { pluginConfigBytes, taskConfigBytes } from "../support/nomadTask.js"
 import { launch, nomadEnv, pluginDir, unary } from "../support/PluginProcess.js"
 import { integrationEnv } from "../integration/env.js"
 import { type FuzzInput, fuzzInputs } from "./lib/fuzzInputs.js"
-import { full, pool, sizes, writeFigures } from "./lib/soak.js"
+import { full, onLoopback, pool, sizes, writeFigures } from "./lib/soak.js"
 
 /** What no user may see in an error: a crash's traces and JavaScript's own complaints. */
 const unclear =
   /TypeError|RangeError|ReferenceError|SyntaxError|\n\s+at |\[object Object\]|undefined is not|Cannot read prop|Maximum call stack|^\s*$|Encoded side|ReadonlyArray<|\{ readonly /
 
 /** A registry that answers /v2/ and knows no image: every pull ends at once with "not found". */
-const emptyRegistry = (): Promise<{ host: string; close: () => Promise<void> }> =>
-  new Promise((resolve) => {
-    const server = http.createServer((req, res) => {
-      if (req.url === "/v2/") return res.end("{}")
-      res.writeHead(404, { "content-type": "application/json" })
-      res.end(JSON.stringify({ errors: [{ code: "MANIFEST_UNKNOWN", message: "manifest unknown" }] }))
-    })
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-        close: () => new Promise((r) => {
-          server.close(() => r())
-          server.closeAllConnections()
-        })
-      }))
-  })
+const emptyRegistry = () =>
+  onLoopback(http.createServer((req, res) => {
+    if (req.url === "/v2/") return res.end("{}")
+    res.writeHead(404, { "content-type": "application/json" })
+    res.end(JSON.stringify({ errors: [{ code: "MANIFEST_UNKNOWN", message: "manifest unknown" }] }))
+  }))
 
 const fetchBytes = (url: string, accept: string): Promise<Buffer> =>
   new Promise((resolve, reject) =>

@@ -6,7 +6,6 @@
 // containerd's own directories, and nothing is left behind.
 import * as fs from "node:fs"
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
@@ -15,7 +14,7 @@ import { driverFailure, withHarness } from "../support/driverHarness.js"
 import { sha256 } from "../support/fakeImages.js"
 import { tar, tarGz } from "../support/tarWriter.js"
 import { integrationEnv } from "../integration/env.js"
-import { writeFigures } from "./lib/soak.js"
+import { onLoopback, writeFigures } from "./lib/soak.js"
 
 const ociManifest = "application/vnd.oci.image.manifest.v1+json"
 const ociConfig = "application/vnd.oci.image.config.v1+json"
@@ -35,28 +34,18 @@ interface Repo {
 }
 
 /** A registry serving `repos` (name → manifests) and `blobs` (by digest, for every repo). */
-const serve = (repos: Map<string, Repo>, blobs: Map<string, Buffer>): Promise<{ host: string; close: () => Promise<void> }> =>
-  new Promise((resolve) => {
-    const server = http.createServer((req, res) => {
-      if (req.url === "/v2/") return res.end("{}")
-      const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(req.url ?? "")
-      const body = m === null ? undefined : m[2] === "blobs" ? blobs.get(m[3]!) : repos.get(m[1]!)?.manifests.get(m[3]!)
-      if (body === undefined) {
-        res.writeHead(404, { "content-type": "application/json" })
-        return res.end(JSON.stringify({ errors: [{ code: m?.[2] === "blobs" ? "BLOB_UNKNOWN" : "MANIFEST_UNKNOWN", message: "unknown" }] }))
-      }
-      res.writeHead(200, { "content-type": m![2] === "blobs" ? "application/octet-stream" : ociManifest, "content-length": body.length })
-      res.end(req.method === "HEAD" ? undefined : body)
-    })
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-        close: () => new Promise((r) => {
-          server.close(() => r())
-          server.closeAllConnections()
-        })
-      }))
-  })
+const serve = (repos: Map<string, Repo>, blobs: Map<string, Buffer>) =>
+  onLoopback(http.createServer((req, res) => {
+    if (req.url === "/v2/") return res.end("{}")
+    const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(req.url ?? "")
+    const body = m === null ? undefined : m[2] === "blobs" ? blobs.get(m[3]!) : repos.get(m[1]!)?.manifests.get(m[3]!)
+    if (body === undefined) {
+      res.writeHead(404, { "content-type": "application/json" })
+      return res.end(JSON.stringify({ errors: [{ code: m?.[2] === "blobs" ? "BLOB_UNKNOWN" : "MANIFEST_UNKNOWN", message: "unknown" }] }))
+    }
+    res.writeHead(200, { "content-type": m![2] === "blobs" ? "application/octet-stream" : ociManifest, "content-length": body.length })
+    res.end(req.method === "HEAD" ? undefined : body)
+  }))
 
 describe("soak: hostile images", () => {
   it("are refused clearly or kept inside their rootfs; the host is untouched", { timeout: 300_000 }, async () => {

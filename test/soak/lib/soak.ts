@@ -4,6 +4,8 @@
  * test/soak/report.mjs, which writes docs/reliability.md), and small helpers over /proc.
  */
 import * as fs from "node:fs"
+import type * as http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 
 export const full = process.env["SOAK"] === "full"
@@ -86,3 +88,15 @@ export const lineAudit = (text: string) => {
 /** Numbered lines on stdout until the test puts `exit` into the task's local dir, then exit $EXIT_CODE; TERM exits 0. */
 export const countingScript = (periodMicros: number) =>
   `trap "exit 0" TERM; i=0; while [ ! -e /local/exit ]; do echo "line $i"; i=$((i+1)); usleep ${periodMicros}; done; exit $EXIT_CODE`
+
+/** `server` listening on a free loopback port: its host:port, and a close that also drops open connections. */
+export const onLoopback = (server: http.Server): Promise<{ host: string; close: () => Promise<void> }> =>
+  new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({
+        host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+        close: () => new Promise((r) => {
+          server.close(() => r())
+          server.closeAllConnections()
+        })
+      })))

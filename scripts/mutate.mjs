@@ -1,0 +1,88 @@
+// `npm run mutate`: mutation testing of src/ (stryker.config.mjs), in parts, then one score for all of it.
+//
+//   npm run mutate                          every part in turn, then the table
+//   npm run mutate -- oci config            those parts, then the table (with any other part already run)
+//   npm run mutate -- --summary             the table from the parts already run
+//   npm run mutate -- --mutate src/x.ts     one plain Stryker run with those arguments
+//
+// Why parts: Stryker writes its results only when a run ends, and all of src/ takes hours on two cores. A part
+// that finished keeps its report (.cache/mutation/<part>.json) and its incremental file, so an interrupted run
+// loses one part at most, and running a part again re-tests only the mutants whose code or tests changed.
+import { spawnSync } from "node:child_process"
+import { existsSync, readFileSync } from "node:fs"
+
+const parts = {
+  oci: ["src/oci/**/*.ts"],
+  config: ["src/config/**/*.ts", "src/policy/**/*.ts", "src/gc/**/*.ts"],
+  runtime: ["src/task/**/*.ts", "src/stats/**/*.ts", "src/containerd/**/*.ts", "src/stream/**/*.ts", "src/plugin/**/*.ts"],
+  image: ["src/image/**/*.ts"],
+  hcl: ["src/job/Hcl*.ts"],
+  job: ["src/job/**/*.ts", "!src/job/Hcl*.ts"]
+}
+
+const dir = ".cache/mutation"
+const args = process.argv.slice(2)
+
+const stryker = (strykerArgs, env = {}) => {
+  const run = spawnSync("npx", ["stryker", "run", ...strykerArgs], { stdio: "inherit", env: { ...process.env, ...env } })
+  return run.status ?? 1
+}
+
+if (args.some((a) => a.startsWith("-") && a !== "--summary")) process.exit(stryker(args))
+
+const unknown = args.filter((a) => a !== "--summary" && !(a in parts))
+if (unknown.length > 0) {
+  console.error(`unknown part ${unknown.join(", ")}; the parts are ${Object.keys(parts).join(", ")}`)
+  process.exit(2)
+}
+const chosen = args.includes("--summary") ? [] : args.length > 0 ? args : Object.keys(parts)
+for (const part of chosen) {
+  console.log(`\n== mutate: ${part} (${parts[part].join(", ")})`)
+  const status = stryker(["--mutate", parts[part].join(","), "--incrementalFile", `${dir}/${part}.incremental.json`], {
+    STRYKER_REPORT: part
+  })
+  if (status !== 0) console.error(`mutate: the ${part} part failed (exit ${status}); its previous report, if any, is kept`)
+}
+
+// Stryker's mutation score: detected (killed or timed out) over every mutant with a verdict (detected, survived,
+// or covered by no test). Ignored mutants (static ones, see stryker.config.mjs) have no verdict.
+const count = (mutants) => {
+  const n = { mutants: mutants.length, killed: 0, timeout: 0, survived: 0, noCoverage: 0, ignored: 0, errors: 0 }
+  for (const m of mutants) {
+    if (m.status === "Killed") n.killed++
+    else if (m.status === "Timeout") n.timeout++
+    else if (m.status === "Survived") n.survived++
+    else if (m.status === "NoCoverage") n.noCoverage++
+    else if (m.status === "Ignored") n.ignored++
+    else n.errors++
+  }
+  const valid = n.killed + n.timeout + n.survived + n.noCoverage
+  n.score = valid === 0 ? NaN : (100 * (n.killed + n.timeout)) / valid
+  return n
+}
+
+const rows = []
+for (const part of Object.keys(parts)) {
+  const file = `${dir}/${part}.json`
+  if (!existsSync(file)) continue
+  const report = JSON.parse(readFileSync(file, "utf8"))
+  rows.push({ part, ...count(Object.values(report.files).flatMap((f) => f.mutants)) })
+}
+if (rows.length === 0) {
+  console.log("mutate: no part has a report yet")
+  process.exit(0)
+}
+const total = count([])
+for (const row of rows) for (const key of Object.keys(total)) if (key !== "score") total[key] += row[key]
+const valid = total.killed + total.timeout + total.survived + total.noCoverage
+total.score = (100 * (total.killed + total.timeout)) / valid
+const missing = Object.keys(parts).filter((p) => !rows.some((r) => r.part === p))
+
+const columns = ["mutants", "killed", "timeout", "survived", "noCoverage", "ignored", "errors"]
+const line = (name, n) =>
+  `| ${name} | ${columns.map((c) => n[c]).join(" | ")} | ${Number.isNaN(n.score) ? "-" : `${n.score.toFixed(1)} %`} |`
+console.log(`\n| part | ${columns.join(" | ")} | score |`)
+console.log(`| --- |${" ---: |".repeat(columns.length + 1)}`)
+for (const row of rows) console.log(line(row.part, row))
+console.log(line(missing.length === 0 ? "**src/**" : "**parts run**", total))
+if (missing.length > 0) console.log(`\nnot run yet: ${missing.join(", ")}`)

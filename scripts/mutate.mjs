@@ -23,8 +23,15 @@ const parts = {
 const dir = ".cache/mutation"
 const args = process.argv.slice(2)
 
+// Property tests with a fixed seed, so two runs judge a mutant alike, and a quarter of their inputs
+// (test/support/propertyRuns.ts): a surviving mutant reruns every property that covers it.
+const propertyEnv = { FC_SEED: "20261129", FC_RUNS_SCALE: "0.25" }
+
 const stryker = (strykerArgs, env = {}) => {
-  const run = spawnSync("npx", ["stryker", "run", ...strykerArgs], { stdio: "inherit", env: { ...process.env, ...env } })
+  const run = spawnSync("npx", ["stryker", "run", ...strykerArgs], {
+    stdio: "inherit",
+    env: { ...propertyEnv, ...process.env, ...env }
+  })
   return run.status ?? 1
 }
 

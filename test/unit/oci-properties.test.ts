@@ -12,6 +12,7 @@ import type { NomadTask, SpecInput, TaskConfig } from "../../src/oci/SpecInput.j
 import { decodeJson, encodeJson } from "../../src/oci/SpecJson.js"
 import { ulimitNames } from "../../src/oci/Ulimits.js"
 import { baseImage, baseNomad, baseTask, hostDevices, specInput } from "../support/ociInput.js"
+import { propertyRuns } from "../support/propertyRuns.js"
 
 // --- expected values, from outside the driver ------------------------------------------------------------------------
 
@@ -248,7 +249,7 @@ const normalise = (c: string) => {
   return upper === "ALL" || upper.startsWith("CAP_") ? upper : `CAP_${upper}`
 }
 
-const fcOptions = { fastCheck: { numRuns: 300 } }
+const fcOptions = { fastCheck: { numRuns: propertyRuns(300) } }
 
 // --- valid configs -------------------------------------------------------------------------------------------------
 

@@ -26,13 +26,14 @@ import type { PolicyErrorReason } from "../../src/policy/PolicyError.js"
 import type { NamespacePolicyConfig } from "../../src/policy/PolicyOptions.js"
 import { policyTable } from "../../src/policy/PolicyTable.js"
 import { allocDir, baseNomad, baseTask, generatedDir, hostDevices, specInput } from "../support/ociInput.js"
+import { propertyRuns } from "../support/propertyRuns.js"
 
 /** Every Linux capability, in kernel bit order (include/uapi/linux/capability.h), not the driver's own table. */
 const knownCapabilities = (JSON.parse(
   readFileSync(new URL("../fixtures/linux-capabilities.json", import.meta.url), "utf8")
 ) as { capabilities: ReadonlyArray<string> }).capabilities
 
-const fcOptions = { fastCheck: { numRuns: 300 } }
+const fcOptions = { fastCheck: { numRuns: propertyRuns(300) } }
 const nodeRuntime = "io.containerd.runc.v2"
 
 // --- arbitraries ---------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import { MediaType } from "../../src/image/Manifest.js"
 import * as Reference from "../../src/image/Reference.js"
 import type { ByteSink } from "../../src/stream/ByteSource.js"
 import { startFakeRegistry } from "../support/fakeRegistry.js"
+import { propertyRuns } from "../support/propertyRuns.js"
 
 const sha256 = (bytes: Uint8Array) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`
 
@@ -237,7 +238,7 @@ describe("the Registry client fed arbitrary answers", () => {
         expectTyped(yield* Effect.exit(Stream.runDrain(registry.fetchBlob(ref, blob, options))), RegistryError)
         expectTyped(yield* Effect.exit(registry.blobSource(ref, blob, { ...options, verifyDigest: false }).pipe(discard)), RegistryError)
       }).pipe(Effect.scoped, Effect.provide(registryLayer)),
-    { timeout: 120_000, fastCheck: { numRuns: 150 } }
+    { timeout: 120_000, fastCheck: { numRuns: propertyRuns(150) } }
   )
 })
 
@@ -290,6 +291,6 @@ describe("the ImageStore fed arbitrary documents", () => {
         const store = yield* ImageStore
         expectTyped(yield* Effect.exit(store.pull(`${registry.host}/team/app:1`, { timeout: "10 seconds" })), ImageStoreError)
       }).pipe(Effect.scoped, Effect.provide(storeLayer)),
-    { timeout: 120_000, fastCheck: { numRuns: 60 } }
+    { timeout: 120_000, fastCheck: { numRuns: propertyRuns(60) } }
   )
 })

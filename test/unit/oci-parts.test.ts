@@ -50,7 +50,85 @@ describe("resolveUser", () => {
   })
   it.each([":", "a:", ":b", "a:b:c"])("refuses %j", (user) => {
     const result = resolveUser(user, files, "task user")
-    expect(Either.isLeft(result) && result.left.reason).toBe("InvalidUser")
+    expect(result).toEqual(Either.left(expect.objectContaining({
+      reason: "InvalidUser",
+      message: `invalid task user ${JSON.stringify(user)}: expected user, uid, user:group, uid:gid, user:gid or uid:group`
+    })))
+  })
+})
+
+describe("resolveUser with the image's /etc/passwd and /etc/group", () => {
+  const resolved = (user: string, files: { passwd?: string; group?: string }) =>
+    resolveUser(user, files, "task user")
+  const refusal = (user: string, files: { passwd?: string; group?: string }) => {
+    const result = resolved(user, files)
+    return Either.isLeft(result) ? { reason: result.left.reason, message: result.left.message } : result.right
+  }
+
+  it("skips blank and comment lines and trims each line, but a # inside a line is data", () => {
+    const passwd = "  # app:x:1:1::/:/bin/sh\n\n   app:x:7:8::/:/bin/sh   \nhash#:x:9:9::/:/bin/sh\n"
+    expect(resolved("app", { passwd })).toEqual(Either.right({ uid: 7, gid: 8, additionalGids: [8] }))
+    expect(resolved("hash#", { passwd })).toEqual(Either.right({ uid: 9, gid: 9, additionalGids: [9] }))
+    // The commented-out line defines nothing: uid 1 is unknown, so its gid is 0.
+    expect(resolved("1", { passwd })).toEqual(Either.right({ uid: 1, gid: 0, additionalGids: [0] }))
+  })
+
+  it("reads an id that is missing or not a number as 0", () => {
+    const passwd = "a:x:abc:5\nb:x:6\nc:x:-3:-4\n"
+    expect(resolved("a", { passwd })).toEqual(Either.right({ uid: 0, gid: 5, additionalGids: [5] }))
+    expect(resolved("b", { passwd })).toEqual(Either.right({ uid: 6, gid: 0, additionalGids: [0] }))
+    expect(resolved("c", { passwd })).toEqual(Either.right({ uid: 0, gid: 0, additionalGids: [0] }))
+  })
+
+  it("trims group members and ignores empty ones", () => {
+    const passwd = "u:x:10:10\n"
+    const group = "one:x:11: u ,x\ntwo:x:12:x,,u\nthree:x:13:,\nfour:x:14:xu,ux\n"
+    expect(resolved("u", { passwd, group })).toEqual(Either.right({ uid: 10, gid: 10, additionalGids: [10, 11, 12] }))
+  })
+
+  it("takes a uid up to 2^32-1 as a number and a longer one as a name", () => {
+    expect(resolved("4294967295", {})).toEqual(Either.right({ uid: 4294967295, gid: 0, additionalGids: [0] }))
+    expect(refusal("4294967296", {})).toEqual({
+      reason: "UnknownUser",
+      message: 'task user "4294967296": no user "4294967296" in the image\'s /etc/passwd (the image has no /etc/passwd); use a numeric uid or a user the image defines'
+    })
+    expect(refusal("12a", { passwd: "root:x:0:0\n" }).message).toContain('no user "12a"')
+    expect(refusal("a12", { passwd: "root:x:0:0\n" }).message).toContain('no user "a12"')
+    expect(resolved("0:4294967295", {})).toEqual(Either.right({ uid: 0, gid: 4294967295, additionalGids: [4294967295] }))
+  })
+
+  it("looks up a user:group user by name and its groups by uid", () => {
+    const passwd = "app:x:7:8\n"
+    const group = "app:x:8:\nextra:x:20:app\nother:x:21:someone\n"
+    expect(resolved("app:20", { passwd, group })).toEqual(Either.right({ uid: 7, gid: 20, additionalGids: [20] }))
+    expect(resolved("7:8", { passwd, group })).toEqual(Either.right({ uid: 7, gid: 8, additionalGids: [8, 20] }))
+    expect(resolved("app:extra", { passwd, group })).toEqual(Either.right({ uid: 7, gid: 20, additionalGids: [20] }))
+    // A uid with no passwd entry has no name, so no group lists it.
+    expect(resolved("9:8", { passwd, group })).toEqual(Either.right({ uid: 9, gid: 8, additionalGids: [8] }))
+    // Without /etc/group only the primary gid is known.
+    expect(resolved("app", { passwd })).toEqual(Either.right({ uid: 7, gid: 8, additionalGids: [8] }))
+  })
+
+  it("names the missing user or group, and says when the image has no such file", () => {
+    const passwd = "app:x:7:8\n"
+    const group = "app:x:8:\n"
+    const noUser = 'task user "nobody:8": no user "nobody" in the image\'s /etc/passwd; use a numeric uid or a user the image defines'
+    expect(refusal("nobody:8", { passwd, group })).toEqual({ reason: "UnknownUser", message: noUser })
+    expect(refusal("nobody:8", { group })).toEqual({
+      reason: "UnknownUser",
+      message: 'task user "nobody:8": no user "nobody" in the image\'s /etc/passwd (the image has no /etc/passwd); use a numeric uid or a user the image defines'
+    })
+    expect(refusal("app:staff", { passwd, group })).toEqual({
+      reason: "UnknownGroup",
+      message: 'task user "app:staff": no group "staff" in the image\'s /etc/group; use a numeric gid or a group the image defines'
+    })
+    expect(refusal("7:staff", { passwd })).toEqual({
+      reason: "UnknownGroup",
+      message: 'task user "7:staff": no group "staff" in the image\'s /etc/group (the image has no /etc/group); use a numeric gid or a group the image defines'
+    })
+    expect(refusal("nobody", { passwd }).message).toBe(
+      'task user "nobody": no user "nobody" in the image\'s /etc/passwd; use a numeric uid or a user the image defines'
+    )
   })
 })
 

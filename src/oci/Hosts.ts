@@ -80,15 +80,16 @@ export interface ResolvConf {
   readonly options: ReadonlyArray<string>
 }
 
-/** nameserver / search (or domain) / options lines; comments (# or ;) ignored; the last search line wins. */
+/**
+ * nameserver / search (or domain) / options lines; the last search line wins. Any other line is ignored: blank
+ * lines and comments (`#` or `;`) too, since their first word is never one of those keywords.
+ */
 export const parseResolvConf = (content: string): ResolvConf => {
   const nameservers: Array<string> = []
   let searches: ReadonlyArray<string> = []
   const options: Array<string> = []
   for (const raw of content.split("\n")) {
-    const line = raw.trim()
-    if (line === "" || line.startsWith("#") || line.startsWith(";")) continue
-    const [keyword, ...values] = line.split(/\s+/)
+    const [keyword, ...values] = raw.trim().split(/\s+/)
     if (keyword === "nameserver" && values[0] !== undefined) nameservers.push(values[0])
     else if (keyword === "search" || keyword === "domain") searches = values
     else if (keyword === "options") options.push(...values)

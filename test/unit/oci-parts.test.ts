@@ -68,10 +68,11 @@ describe("resolveUser", () => {
 describe("resolveUser with the image's /etc/passwd and /etc/group", () => {
   const resolved = (user: string, files: { passwd?: string; group?: string }) =>
     resolveUser(user, files, "task user")
-  const refusal = (user: string, files: { passwd?: string; group?: string }) => {
-    const result = resolved(user, files)
-    return Either.isLeft(result) ? { reason: result.left.reason, message: result.left.message } : result.right
-  }
+  const refusal = (user: string, files: { passwd?: string; group?: string }) =>
+    Either.match(resolved(user, files), {
+      onLeft: (error): { reason: string; message: string } => ({ reason: error.reason, message: error.message }),
+      onRight: (accepted) => ({ reason: "accepted", message: JSON.stringify(accepted) })
+    })
 
   it("skips blank and comment lines and trims each line, but a # inside a line is data", () => {
     const passwd = "  # app:x:1:1::/:/bin/sh\n\n   app:x:7:8::/:/bin/sh   \nhash#:x:9:9::/:/bin/sh\n"

@@ -102,7 +102,8 @@ describe("TaskStats on the real containerd", () => {
   })
 
   it("shows a task's memory growing in its usage and RSS", async () => {
-    const taskId = await startTask("grow", "sleep 1; a=$(head -c 64000000 /dev/zero | tr '\\0' x); sleep 3600")
+    // The variable is used after the sleep, so the shell cannot exec the sleep in its own place and drop it.
+    const taskId = await startTask("grow", "sleep 1; a=$(head -c 64000000 /dev/zero | tr '\\0' x); sleep 3600; test -n \"$a\"")
     const grown = 48_000_000n
     // Usage leads RSS while the shell is still copying (page cache, kernel memory): both are waited for.
     const memory = (sample: TaskStats) => sample.aggResourceUsage!.memory!

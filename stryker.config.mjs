@@ -10,10 +10,9 @@ export default {
   // vitest.config.ts includes test/**/*.test.ts; the sandbox leaves out the integration and soak tests (see
   // ignorePatterns), so only the unit tests remain. (vitest's `dir` would make that include relative to it and find
   // nothing.)
-  // `related: false`: every unit test takes part in the first run, which records what each test covers. With
-  // Stryker's default, vitest picked the tests "related" to the mutated files from its module graph and missed
-  // test files that import them directly (stats-usage.test.ts for src/stats), so whole modules counted as covered by
-  // no test. Costs one full unit run (about a minute) per part.
+  // `related: false`: every unit test takes part in the first run, which records what each test covers, rather than
+  // the ones vitest's module graph calls related to the mutated files. Costs one full unit run (about a minute) per
+  // part, and a test left out there can only make mutants look uncovered.
   vitest: { configFile: "vitest.mutation.config.ts", related: false },
   mutate: [
     "src/**/*.ts",
@@ -29,8 +28,8 @@ export default {
   coverageAnalysis: "perTest",
   // A static mutant changes code that runs while modules load (schema definitions, tables, defaults decoded at
   // import, expected values computed while tests are collected). Stryker cannot tell which tests cover it, so it
-  // would run the whole unit suite afresh for each (about a minute apiece here). They are
-  // counted as ignored and the report says how many (docs/testing.md).
+  // would run the whole unit suite afresh for each (about a minute apiece here). They are counted as ignored and the
+  // report says how many (docs/testing.md).
   ignoreStatic: true,
   checkers: [],
   concurrency: 2,

@@ -73,16 +73,13 @@ for (const part of Object.keys(parts)) {
   const file = `${dir}/${part}.json`
   if (!existsSync(file)) continue
   const report = JSON.parse(readFileSync(file, "utf8"))
-  rows.push({ part, ...count(Object.values(report.files).flatMap((f) => f.mutants)) })
+  rows.push({ part, mutants: Object.values(report.files).flatMap((f) => f.mutants) })
 }
 if (rows.length === 0) {
   console.log("mutate: no part has a report yet")
   process.exit(0)
 }
-const total = count([])
-for (const row of rows) for (const key of Object.keys(total)) if (key !== "score") total[key] += row[key]
-const valid = total.killed + total.timeout + total.survived + total.noCoverage
-total.score = (100 * (total.killed + total.timeout)) / valid
+const total = count(rows.flatMap((row) => row.mutants))
 const missing = Object.keys(parts).filter((p) => !rows.some((r) => r.part === p))
 
 const columns = ["mutants", "killed", "timeout", "survived", "noCoverage", "ignored", "errors"]
@@ -90,6 +87,6 @@ const line = (name, n) =>
   `| ${name} | ${columns.map((c) => n[c]).join(" | ")} | ${Number.isNaN(n.score) ? "-" : `${n.score.toFixed(1)} %`} |`
 console.log(`\n| part | ${columns.join(" | ")} | score |`)
 console.log(`| --- |${" ---: |".repeat(columns.length + 1)}`)
-for (const row of rows) console.log(line(row.part, row))
+for (const row of rows) console.log(line(row.part, count(row.mutants)))
 console.log(line(missing.length === 0 ? "**src/**" : "**parts run**", total))
 if (missing.length > 0) console.log(`\nnot run yet: ${missing.join(", ")}`)

@@ -1,5 +1,5 @@
-// StrykerJS over the pure domain code in src/, judged by the unit tests only (the integration tests need
-// containerd and the registries and take minutes per run). Not part of CI: all of src/ takes hours on two cores.
+// StrykerJS over the pure domain code in src/, judged by the unit tests and the oracle tests (the other integration
+// tests need containerd and the registries and take minutes per run). Not part of CI: all of src/ takes hours on two cores.
 // `npm run mutate` (scripts/mutate.mjs) runs it over src/ in parts and adds up the score; `npm run mutate --
 // --mutate src/oci/Spec.ts` is one run over one file. Everything it writes stays in .cache/mutation (git-ignored).
 const report = process.env.STRYKER_REPORT ?? "mutation"
@@ -7,8 +7,8 @@ const report = process.env.STRYKER_REPORT ?? "mutation"
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
-  // vitest.config.ts includes test/**/*.test.ts; the sandbox leaves out the integration and soak tests (see
-  // ignorePatterns), so only the unit tests remain. (vitest's `dir` would make that include relative to it and find
+  // vitest.config.ts includes test/**/*.test.ts; the sandbox leaves out the soak tests and the integration
+  // tests but the oracle ones (see ignorePatterns). (vitest's `dir` would make that include relative to it and find
   // nothing.)
   // `related: false`: every unit test takes part in the first run, which records what each test covers, rather than
   // the ones vitest's module graph calls related to the mutated files. Costs one full unit run (about a minute) per
@@ -20,11 +20,27 @@ export default {
     "!src/gen/**",
     "!src/main.ts"
   ],
-  // The sandbox copy needs the sources and the unit tests' inputs only.
+  // The sandbox copy needs the sources and the tests' inputs only.
   // Anchored at the root: these are gitignore-style patterns, and a bare "proto" also dropped src/gen/**/proto/, so every
   // test importing the generated protocol code failed to load in the sandbox, and Stryker leaves out a test file that
   // fails to load without a word (its mutants then read as not covered, or as surviving every other test).
-  ignorePatterns: ["/dist", "/.cache", "/docs", "/bench", "/proto", "/test/integration", "/test/soak", "/test/oracle"],
+  // The oracle tests among the integration tests need no containerd: they check the config decoding
+  // (src/config/HclDecode.ts, Cty*.ts) and the job-file evaluation (src/job/Hcl*.ts) against HashiCorp's own Go
+  // libraries, and they are those modules' main tests. They find the oracles in the checkout (ORACLE_CHECKOUT,
+  // set by scripts/mutate.mjs).
+  ignorePatterns: [
+    "/dist",
+    "/.cache",
+    "/docs",
+    "/bench",
+    "/proto",
+    "/test/integration/*",
+    "!/test/integration/nomad-oracle.test.ts",
+    "!/test/integration/policy-config-oracle.test.ts",
+    "!/test/integration/run-hcl-oracle.test.ts",
+    "/test/soak",
+    "/test/oracle"
+  ],
   coverageAnalysis: "perTest",
   // A static mutant changes code that runs while modules load (schema definitions, tables, defaults decoded at
   // import, expected values computed while tests are collected). Stryker cannot tell which tests cover it, so it

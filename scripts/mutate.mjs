@@ -26,16 +26,28 @@ const args = process.argv.slice(2)
 // Property tests with a fixed seed, so two runs judge a mutant alike, and a quarter of their inputs
 // (test/support/propertyRuns.ts): a surviving mutant reruns every property that covers it.
 const propertyEnv = { FC_SEED: "20261129", FC_RUNS_SCALE: "0.25" }
+// The oracle tests (stryker.config.mjs) run in Stryker's copy of the sources and find the oracles here.
+const oracleEnv = { ORACLE_CHECKOUT: process.cwd() }
 
 const stryker = (strykerArgs, env = {}) => {
   const run = spawnSync("npx", ["stryker", "run", ...strykerArgs], {
     stdio: "inherit",
-    env: { ...propertyEnv, ...process.env, ...env }
+    env: { ...propertyEnv, ...oracleEnv, ...process.env, ...env }
   })
   return run.status ?? 1
 }
 
-if (args.some((a) => a.startsWith("-") && a !== "--summary")) process.exit(stryker(args))
+// The config-bytes oracle the oracle tests need (idempotent; installs its Debian packages when missing). The job-file
+// oracle is built by its test, in Stryker's first run, which runs alone.
+const buildOracle = () => {
+  const build = spawnSync("bash", ["scripts/build-nomad-oracle.sh"], { stdio: "inherit" })
+  if (build.status !== 0) process.exit(build.status ?? 1)
+}
+
+if (args.some((a) => a.startsWith("-") && a !== "--summary")) {
+  buildOracle()
+  process.exit(stryker(args))
+}
 
 const unknown = args.filter((a) => a !== "--summary" && !(a in parts))
 if (unknown.length > 0) {
@@ -43,6 +55,7 @@ if (unknown.length > 0) {
   process.exit(2)
 }
 const chosen = args.includes("--summary") ? [] : args.length > 0 ? args : Object.keys(parts)
+if (chosen.length > 0) buildOracle()
 for (const part of chosen) {
   console.log(`\n== mutate: ${part} (${parts[part].join(", ")})`)
   const status = stryker(["--mutate", parts[part].join(","), "--incrementalFile", `${dir}/${part}.incremental.json`], {

@@ -5,13 +5,15 @@
 import { describe, expect, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as path from "node:path"
 import { FastCheck as fc } from "effect"
 import { evaluate, type EvalContext, type Value } from "../../src/job/HclEval.js"
 import { jobFunctions } from "../../src/job/HclFunctions.js"
 import { type Body, parseBody } from "../../src/job/HclSyntax.js"
+import { oracleCheckout } from "../support/NomadOracle.js"
 
-const source = "test/oracle/hcleval/main.go"
-const binary = ".cache/nomad-oracle/hcleval"
+const source = path.join(oracleCheckout, "test/oracle/hcleval/main.go")
+const binary = path.join(oracleCheckout, ".cache/nomad-oracle/hcleval")
 
 const oracleBinary = (): string => {
   const built = fs.statSync(binary, { throwIfNoEntry: false })
@@ -19,7 +21,7 @@ const oracleBinary = (): string => {
   try {
     // GOPATH mode against Debian's Go packages, off the network, as scripts/build-nomad-oracle.sh builds its oracle.
     execFileSync("go", ["build", "-trimpath", "-o", binary, source], {
-      env: { ...process.env, GO111MODULE: "off", GOPATH: "/usr/share/gocode", GOPROXY: "off", GOFLAGS: "", GOCACHE: `${process.cwd()}/.cache/nomad-oracle/go-build` },
+      env: { ...process.env, GO111MODULE: "off", GOPATH: "/usr/share/gocode", GOPROXY: "off", GOFLAGS: "", GOCACHE: path.join(oracleCheckout, ".cache/nomad-oracle/go-build") },
       stdio: "pipe"
     })
   } catch (error) {

@@ -5,11 +5,18 @@
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Spec } from "../../src/gen/plugins/shared/hclspec/hcl_spec.js"
 
-const binary = fileURLToPath(new URL("../../.cache/nomad-oracle/nomadcty", import.meta.url))
-const source = fileURLToPath(new URL("../oracle/nomadcty/main.go", import.meta.url))
+/**
+ * The checkout the oracles are built in and their sources live in. Mutation runs (scripts/mutate.mjs) run the
+ * tests in a copy of the sources without .cache or test/oracle, and name the checkout in ORACLE_CHECKOUT.
+ */
+export const oracleCheckout = process.env.ORACLE_CHECKOUT ?? fileURLToPath(new URL("../..", import.meta.url))
+
+const binary = path.join(oracleCheckout, ".cache/nomad-oracle/nomadcty")
+const source = path.join(oracleCheckout, "test/oracle/nomadcty/main.go")
 
 export interface OracleRequest {
   readonly spec: Spec

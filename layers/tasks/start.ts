@@ -5,7 +5,7 @@
  * undo: if any step fails, or the call is interrupted, everything created so far is removed (container, snapshot,
  * lease, generated files), and the task no longer counts for its image.
  */
-import { Clock, Effect, Either, Exit } from "effect"
+import { Clock, Effect, Either, Exit, Schedule } from "effect"
 import * as fs from "node:fs/promises"
 import { decodeConfig } from "../../src/config/Cty.js"
 import { TaskConfig } from "../../src/config/TaskConfig.js"
@@ -210,17 +210,25 @@ const startPrepared = (ctx: TaskContext, node: Node, config: TaskConfigPb, task:
         inLease(lease.id),
         Effect.mapError((e) => (e._tag === "TaskError" ? e : fromContainerd("Error in creating container", e)))
       )
+      const createTask = containerd.tasks.create({
+        containerId: id,
+        rootfs: mounts.mounts,
+        stdin: "",
+        stdout: config.stdoutPath,
+        stderr: config.stderrPath,
+        terminal: false,
+        runtimePath: ""
+      })
       yield* holdingFifos(
         [config.stdoutPath, config.stderrPath],
-        containerd.tasks.create({
-          containerId: id,
-          rootfs: mounts.mounts,
-          stdin: "",
-          stdout: config.stdoutPath,
-          stderr: config.stderrPath,
-          terminal: false,
-          runtimePath: ""
-        })
+        createTask.pipe(
+          Effect.tapError((error) =>
+            isTaskDirectoryInTheWay(error)
+              ? Effect.logWarning(`containerd still has the task directory of an earlier start of ${id}; waiting for it to go`)
+              : Effect.void
+          ),
+          Effect.retry({ schedule: taskDirectoryWait, while: isTaskDirectoryInTheWay })
+        )
       ).pipe(Effect.mapError((e) => fromContainerd("Error in creating task", e)))
 
       // Watch for the exit before the process can exit; the shim also keeps the status until the task is deleted.
@@ -246,6 +254,18 @@ const startPrepared = (ctx: TaskContext, node: Node, config: TaskConfigPb, task:
       }
     }
   })
+
+/**
+ * A start that died during Tasks.Create (its plugin killed) leaves containerd finishing or undoing that create on
+ * its own, after the retried start has already replaced the container: the new create then finds the old task
+ * directory and fails with "failed to start shim: mkdir <state>/io.containerd.runtime.v2.task/<ns>/<id>: file
+ * exists" (containerd's runtime/v2 NewBundle). containerd removes it within moments; a directory that stays is
+ * reported after about six seconds.
+ */
+const isTaskDirectoryInTheWay = (error: ContainerdError): boolean =>
+  !error.unreachable && /\bmkdir \S+: file exists/.test(error.detail)
+
+const taskDirectoryWait = Schedule.exponential("50 millis", 1.5).pipe(Schedule.intersect(Schedule.recurs(10)))
 
 /** A failed Start is the runtime refusing the process: usually the config (missing executable, bad cwd). */
 const startFailure = (error: ContainerdError): TaskError =>

@@ -48,6 +48,27 @@ const restartPlugin = async (h: Harness) => {
   h.replacePlugin(await launchDriver(h.dir, h.pluginConfig))
 }
 
+const waitFor = async (condition: () => boolean) => {
+  while (!condition()) await new Promise((r) => setTimeout(r, 20))
+}
+
+/**
+ * A running task, and a second task's config with a directory in containerd's task state where its task's would go:
+ * the directory of the running task's shim (it runs in its task's directory) is a sibling of it.
+ */
+const inTheWayOfAStart = async (h: Harness) => {
+  const running = await h.start({ config: { image: busybox, command: "sleep", args: ["600"] } })
+  const { pid } = await h.probe.task(running.containerId)
+  const shim = Number(/^PPid:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1])
+  const namespaceDirectory = path.dirname(fs.readlinkSync(`/proc/${shim}/cwd`))
+  expect(path.basename(namespaceDirectory)).toBe(h.namespace)
+  const { config } = h.prepare({ config: { image: busybox, command: "sleep", args: ["600"] } })
+  // The same task name in another allocation: its container id is the running one's with the other allocation id.
+  const taskDirectory = path.join(namespaceDirectory, running.containerId.replace(running.config.allocId, config.allocId))
+  fs.mkdirSync(taskDirectory)
+  return { running, config, taskDirectory }
+}
+
 describe.concurrent("a new plugin process after a SIGKILL", { timeout: 90_000 }, () => {
   it("recovers ten running tasks, one of which exited meanwhile, with gapless logs and their true exit results", async () =>
     withHarness("cdd-recover", async (h) => {
@@ -149,6 +170,39 @@ describe.concurrent("a new plugin process after a SIGKILL", { timeout: 90_000 },
       expect(await h.exec(config.id, ["true"])).toMatchObject({ exitCode: 0 })
       await h.driver().destroy(config.id)
       expect(await h.probe.state()).toEqual(emptyNamespace)
+    }))
+
+  // What the race above can leave: containerd still undoing the dead start's Tasks.Create, its task directory not yet
+  // gone when the new start creates the task. The test makes that directory itself, in the containerd's own state.
+  it("StartTask waits for containerd to remove a task directory an earlier start left, and starts the task", async () =>
+    withHarness("cdd-recover-taskdir", async (h) => {
+      const { taskDirectory, config } = await inTheWayOfAStart(h)
+      const start = h.driver().start(config)
+      // The plugin says it is waiting, so containerd has refused the create once: only then does the directory go
+      // (a start that fails instead ends the test with its error).
+      await Promise.race([waitFor(() => h.plugin().process.stderr().includes("waiting for it to go")), start])
+      fs.rmdirSync(taskDirectory)
+      const cid = containerOf(await start)
+      expect(await h.exec(config.id, ["echo", "started"])).toMatchObject({ stdout: "started\n", exitCode: 0 })
+      await h.driver().destroy(config.id)
+      expect((await h.probe.state()).containers).not.toContain(cid)
+    }))
+
+  it("StartTask fails clearly when a task directory stays in the way, and leaves nothing behind", async () =>
+    withHarness("cdd-recover-taskdir-stays", async (h) => {
+      const { taskDirectory, config, running } = await inTheWayOfAStart(h)
+      try {
+        const failure = await failureOf(h.driver().start(config))
+        expect(failure.message).toMatch(/^Error in creating task: .*failed to start shim: mkdir .*: file exists/)
+        expect(await h.probe.state()).toEqual({
+          containers: [running.containerId],
+          tasks: [running.containerId],
+          snapshots: [`overlayfs/${running.containerId}-snapshot`],
+          leases: []
+        })
+      } finally {
+        fs.rmdirSync(taskDirectory)
+      }
     }))
 
   it("a handle written by the original Go driver is recovered, and its task stopped and destroyed", async () =>

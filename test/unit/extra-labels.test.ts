@@ -21,7 +21,7 @@ const task = {
 
 describe("container labels", () => {
   it("by default: the allocation, the task attempt and every identifier but parent_job_id", () => {
-    expect(containerLabels(task)).toEqual({
+    const byDefault = {
       "com.hashicorp.nomad.alloc_id": "alloc-1",
       "com.hashicorp.nomad.job_name": "shop",
       "com.hashicorp.nomad.job_id": "shop/periodic-1700000000",
@@ -31,8 +31,10 @@ describe("container labels", () => {
       "com.hashicorp.nomad.node_name": "node-1",
       "com.hashicorp.nomad.node_id": "node-id",
       "containerd-driver.task_id": "alloc-1/web/0a1b2c3d"
-    })
-    expect(containerLabels(task, defaultExtraLabels)).toEqual(containerLabels(task))
+    }
+    expect(containerLabels(task)).toEqual(byDefault)
+    // The extra_labels option's default (the plugin config's) gives the same.
+    expect(containerLabels(task, defaultExtraLabels)).toEqual(byDefault)
   })
 
   it("with extra_labels: only the identifiers the globs name, beside the two always set", () => {

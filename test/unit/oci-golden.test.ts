@@ -13,15 +13,13 @@ import { Either } from "effect"
 import { defaultSpec } from "../../src/oci/DefaultSpec.js"
 import type { HostDeviceNode, ImageInput } from "../../src/oci/SpecInput.js"
 import { buildSpec } from "../../src/oci/Spec.js"
-import { decodeJson, encodeJson } from "../../src/oci/SpecJson.js"
+import { encodeJson } from "../../src/oci/SpecJson.js"
 import { baseNomad, baseTask, type InputOverrides } from "../support/ociInput.js"
 
 const fixtures = new URL("../fixtures/ctr-specs/", import.meta.url)
-const readJson = (name: string): unknown => {
-  const decoded = decodeJson(readFileSync(new URL(name, fixtures), "utf8"))
-  if (Either.isLeft(decoded)) throw new Error(`${name}: ${decoded.left}`)
-  return decoded.right
-}
+// Plain JSON.parse on both sides, not src's decodeJson: the expected values do not pass through the code under test
+// (no fixture holds an integer beyond 2^53).
+const readJson = (name: string): unknown => JSON.parse(readFileSync(new URL(name, fixtures), "utf8"))
 const readText = (name: string): string => readFileSync(new URL(name, fixtures), "utf8")
 
 interface HostFactsFixture {
@@ -250,7 +248,7 @@ const ours = (c: GoldenCase): Json => {
   })
   if (Either.isLeft(result)) throw new Error(`${c.name}: ${result.left.message}`)
   // Compare as JSON, exactly as containerd would receive it.
-  return Either.getOrThrow(decodeJson(encodeJson(result.right.spec))) as Json
+  return JSON.parse(encodeJson(result.right.spec)) as Json
 }
 
 describe("golden: our spec vs containerd's Go client (ctr 1.6.20)", () => {
@@ -260,7 +258,7 @@ describe("golden: our spec vs containerd's Go client (ctr 1.6.20)", () => {
   })
 
   it("the bare default spec equals `ctr oci spec` (containerd's populateDefaultUnixSpec)", () => {
-    expect(Either.getOrThrow(decodeJson(encodeJson(defaultSpec("ocispec-golden", ""))))).toEqual(readJson("oci-spec-default.json"))
+    expect(JSON.parse(encodeJson(defaultSpec("ocispec-golden", "")))).toEqual(readJson("oci-spec-default.json"))
   })
 
   for (const c of cases) {

@@ -7,7 +7,6 @@
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck as fc } from "effect"
-import { taskDirectories } from "../../src/oci/Mounts.js"
 import { buildSpec } from "../../src/oci/Spec.js"
 import type { TaskConfig } from "../../src/oci/SpecInput.js"
 import { admit } from "../../src/policy/Admission.js"
@@ -25,7 +24,7 @@ import type { PolicyErrorReason } from "../../src/policy/PolicyError.js"
 import type { NamespacePolicyConfig } from "../../src/policy/PolicyOptions.js"
 import { policyTable } from "../../src/policy/PolicyTable.js"
 import { globOracle } from "../support/globOracle.js"
-import { allocDir, baseNomad, baseTask, generatedDir, hostDevices, specInput } from "../support/ociInput.js"
+import { allocDir, baseTask, generatedDir, hostDevices, specInput } from "../support/ociInput.js"
 import { propertyRuns } from "../support/propertyRuns.js"
 
 /** Every Linux capability, in kernel bit order (include/uapi/linux/capability.h), not the driver's own table. */
@@ -172,8 +171,6 @@ const specUnder = (policy: Policy, task: TaskConfig) =>
     task,
     host: { ...specInput().host, seccompProfile: undefined }
   })
-
-const dirs = taskDirectories(baseNomad())
 
 /**
  * The effective policy as the option docs describe it, worked out here rather than by src/policy: capabilities in
@@ -382,7 +379,7 @@ describe("a task admitted under a policy", () => {
     })
     expect(Either.isRight(admit(effectivePolicy(closed, "default"), task, nodeRuntime))).toBe(true)
     const built = specUnder(nodePolicy(closed), task)
-    expect(Either.isRight(built) && built.right.spec.mounts.find((m) => m.destination === "/etc/app")?.source).toBe(`${dirs.local}/conf`)
+    expect(Either.isRight(built) && built.right.spec.mounts.find((m) => m.destination === "/etc/app")?.source).toBe(`${allocDir}/web/local/conf`)
   })
 })
 

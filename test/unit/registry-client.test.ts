@@ -62,7 +62,12 @@ describe("Registry client — anonymous", () => {
         `GET blobs/${image.layer.digest}`
       ])
       const accept = headerOf(fake.requests[0]?.headers.accept) ?? ""
-      for (const mediaType of [Manifest.MediaType.ociIndex, Manifest.MediaType.ociManifest, Manifest.MediaType.dockerManifestList, Manifest.MediaType.dockerManifest]) {
+      for (const mediaType of [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json"
+      ]) {
         expect(accept).toContain(mediaType)
       }
       expect(accept).not.toContain("v1+prettyjws")

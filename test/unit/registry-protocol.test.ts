@@ -272,10 +272,10 @@ describe("Manifest decoding", () => {
     )
   })
   it("sniffs media types of bodies served without a useful Content-Type", () => {
-    expect(Manifest.sniffMediaType(bytes(JSON.stringify(manifestJson)))).toBe(Manifest.MediaType.ociManifest)
-    expect(Manifest.sniffMediaType(bytes(JSON.stringify({ ...indexJson, mediaType: undefined })))).toBe(Manifest.MediaType.ociIndex)
+    expect(Manifest.sniffMediaType(bytes(JSON.stringify(manifestJson)))).toBe("application/vnd.oci.image.manifest.v1+json")
+    expect(Manifest.sniffMediaType(bytes(JSON.stringify({ ...indexJson, mediaType: undefined })))).toBe("application/vnd.oci.image.index.v1+json")
     expect(Manifest.sniffMediaType(bytes(JSON.stringify({ schemaVersion: 1, fsLayers: [] })))).toBe(
-      Manifest.MediaType.dockerSchema1Manifest
+      "application/vnd.docker.distribution.manifest.v1+json"
     )
     expect(Manifest.sniffMediaType(bytes("nope"))).toBeUndefined()
   })

@@ -3,6 +3,8 @@
 //   npm run mutate                          every part in turn, then the table
 //   npm run mutate -- oci config            those parts, then the table (with any other part already run)
 //   npm run mutate -- --summary             the table from the parts already run
+//   npm run mutate -- --summary --files     the same with a row for every file
+//   npm run mutate -- --survivors src/oci   the mutants no test detected, in files under those paths, with their lines
 //   npm run mutate -- --mutate src/x.ts     one plain Stryker run with those arguments
 //
 // Why parts: Stryker writes its results only when a run ends, and all of src/ takes hours on two cores. A part
@@ -44,17 +46,20 @@ const buildOracle = () => {
   if (build.status !== 0) process.exit(build.status ?? 1)
 }
 
-if (args.some((a) => a.startsWith("-") && a !== "--summary")) {
+const reportFlags = ["--summary", "--files", "--survivors"]
+const survivorPaths = args.includes("--survivors") ? args.slice(args.indexOf("--survivors") + 1) : []
+if (args.some((a) => a.startsWith("-") && !reportFlags.includes(a))) {
   buildOracle()
   process.exit(stryker(args))
 }
 
-const unknown = args.filter((a) => a !== "--summary" && !(a in parts))
+const reportOnly = args.some((a) => reportFlags.includes(a))
+const unknown = reportOnly ? [] : args.filter((a) => !(a in parts))
 if (unknown.length > 0) {
   console.error(`unknown part ${unknown.join(", ")}; the parts are ${Object.keys(parts).join(", ")}`)
   process.exit(2)
 }
-const chosen = args.includes("--summary") ? [] : args.length > 0 ? args : Object.keys(parts)
+const chosen = reportOnly ? [] : args.length > 0 ? args : Object.keys(parts)
 if (chosen.length > 0) buildOracle()
 for (const part of chosen) {
   console.log(`\n== mutate: ${part} (${parts[part].join(", ")})`)
@@ -86,10 +91,28 @@ for (const part of Object.keys(parts)) {
   const file = `${dir}/${part}.json`
   if (!existsSync(file)) continue
   const report = JSON.parse(readFileSync(file, "utf8"))
-  rows.push({ part, mutants: Object.values(report.files).flatMap((f) => f.mutants) })
+  rows.push({ part, files: report.files, mutants: Object.values(report.files).flatMap((f) => f.mutants) })
 }
 if (rows.length === 0) {
   console.log("mutate: no part has a report yet")
+  process.exit(0)
+}
+
+if (args.includes("--survivors")) {
+  const undetected = new Set(["Survived", "NoCoverage"])
+  for (const [file, { source, mutants }] of rows.flatMap((row) => Object.entries(row.files)).sort(([a], [b]) => a.localeCompare(b))) {
+    if (survivorPaths.length > 0 && !survivorPaths.some((p) => file.startsWith(p))) continue
+    const found = mutants.filter((m) => undetected.has(m.status)).sort((a, b) => a.location.start.line - b.location.start.line)
+    if (found.length === 0) continue
+    const lines = source.split("\n")
+    console.log(`\n${file}: ${found.length} not detected`)
+    for (const m of found) {
+      const at = m.location.start.line
+      const replacement = (m.replacement ?? "").replace(/\s+/g, " ").slice(0, 80)
+      console.log(`  ${at} ${m.status === "NoCoverage" ? "no test" : "survived"} ${m.mutatorName}: ${replacement}`)
+      console.log(`      ${lines[at - 1]?.trim().slice(0, 110)}`)
+    }
+  }
   process.exit(0)
 }
 const total = count(rows.flatMap((row) => row.mutants))
@@ -100,6 +123,10 @@ const line = (name, n) =>
   `| ${name} | ${columns.map((c) => n[c]).join(" | ")} | ${Number.isNaN(n.score) ? "-" : `${n.score.toFixed(1)} %`} |`
 console.log(`\n| part | ${columns.join(" | ")} | score |`)
 console.log(`| --- |${" ---: |".repeat(columns.length + 1)}`)
-for (const row of rows) console.log(line(row.part, count(row.mutants)))
+for (const row of rows) {
+  console.log(line(row.part, count(row.mutants)))
+  if (!args.includes("--files")) continue
+  for (const [file, { mutants }] of Object.entries(row.files).sort(([a], [b]) => a.localeCompare(b))) console.log(line(`  ${file}`, count(mutants)))
+}
 console.log(line(missing.length === 0 ? "**src/**" : "**parts run**", total))
 if (missing.length > 0) console.log(`\nnot run yet: ${missing.join(", ")}`)

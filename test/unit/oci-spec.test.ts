@@ -4,8 +4,9 @@
  */
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
 import type { Mount, RuntimeSpec } from "../../src/oci/RuntimeSpec.js"
-import { specOptions } from "../../src/oci/Spec.js"
+import { buildSpec, specOptions } from "../../src/oci/Spec.js"
 import { dottedSysctl } from "../../src/oci/Sysctl.js"
 import {
   allocDir,
@@ -14,7 +15,8 @@ import {
   failure,
   generatedDir,
   hostDevices,
-  spec
+  spec,
+  specInput
 } from "../support/ociInput.js"
 
 // The expected defaults are containerd's, read from what `ctr containers create` wrote (test/fixtures/ctr-specs,
@@ -114,7 +116,20 @@ describe("command / args / entrypoint", () => {
   })
 
   it("refuses an entrypoint starting with \"\" that has more elements", () => {
-    expect(failure({ task: { entrypoint: ["", "x"] } }).reason).toBe("InvalidEntrypoint")
+    const error = failure({ task: { entrypoint: ["", "x"] } })
+    expect(error.reason).toBe("InvalidEntrypoint")
+    expect(error.message).toBe(
+      "entrypoint [\"\",\"x\"] starts with \"\" (which means \"no entrypoint\") but has more elements; " +
+        "use entrypoint = [\"\"] with args, or drop the empty first element"
+    )
+  })
+
+  it("runs the image ENTRYPOINT alone when the image has no CMD", () => {
+    // ociInput's image always has a CMD; an image built with ENTRYPOINT only has none at all.
+    const input = specInput({ image: { entrypoint: ["/usr/bin/app", "--serve"] } })
+    const { cmd: _cmd, ...config } = input.image.config
+    const result = buildSpec({ ...input, image: { ...input.image, config } })
+    expect(Either.map(result, (r) => r.spec.process.args)).toEqual(Either.right(["/usr/bin/app", "--serve"]))
   })
 
   it("refuses a task with nothing to run", () => {
@@ -208,7 +223,17 @@ describe("shm_size", () => {
     expect(error.message).toBe(`Error in setting shm_size: invalid size: '${size}'`)
   })
   it("refuses sizes under 1 KiB, which tmpfs would read as unlimited", () => {
-    expect(failure({ task: { shm_size: "100" } }).message).toMatch(/^Error in setting shm_size: /)
+    const error = failure({ task: { shm_size: "100" } })
+    expect(error.reason).toBe("InvalidShmSize")
+    expect(error.message).toBe("Error in setting shm_size: \"100\" is less than 1k")
+  })
+  it.each(["1k", "1024"])("accepts exactly 1 KiB (%s)", (size) => {
+    expect(mountAt(spec({ task: { shm_size: size } }), "/dev/shm")?.options).toEqual(["nosuid", "noexec", "nodev", "mode=1777", "size=1k"])
+  })
+  it("changes no mount but /dev/shm", () => {
+    const s = spec({ task: { shm_size: "128M" } })
+    const others = (mounts: ReadonlyArray<Mount>) => mounts.filter((m) => m.destination !== "/dev/shm")
+    expect(others(s.mounts.slice(0, defaultMounts.length))).toEqual(others(defaultMounts))
   })
 })
 
@@ -290,6 +315,34 @@ describe("host_network", () => {
     })
   })
 
+  it("binds the host's resolv.conf whatever host_dns says, even with a loopback resolver the host netns can reach", () => {
+    for (const o of [{ task: { host_network: true, host_dns: false } }, {
+      task: { host_network: true },
+      host: { hostResolvConf: "nameserver 127.0.0.53\n" }
+    }]) {
+      const result = build(o)
+      expect(mountAt(result.spec, "/etc/resolv.conf")).toEqual({
+        destination: "/etc/resolv.conf", type: "bind", source: "/etc/resolv.conf", options: ["rbind", "ro"]
+      })
+      expect(result.files).toEqual([])
+    }
+  })
+
+  it("with extra_hosts needs the host's /etc/hosts contents", () => {
+    const input = specInput({ task: { host_network: true, extra_hosts: ["db:10.1.2.3"] } })
+    const { hostHosts: _hostHosts, ...host } = input.host
+    const result = buildSpec({ ...input, host })
+    expect(Either.isLeft(result) && result.left.reason).toBe("MissingHostFact")
+    expect(Either.isLeft(result) && result.left.message).toBe(
+      "host_network with extra_hosts needs the host's /etc/hosts contents (hostHosts)"
+    )
+  })
+
+  it("is allowed with an isolation spec in host mode, which is not a group network", () => {
+    const s = spec({ task: { host_network: true }, nomad: { network_isolation_spec: { mode: "host", path: "/proc/1/ns/net" } } })
+    expect(s.linux.namespaces.map((n) => n.type)).not.toContain("network")
+  })
+
   it("is refused together with a group network, in the original's words", () => {
     const error = failure({
       task: { host_network: true },
@@ -307,6 +360,13 @@ describe("group network", () => {
   })
   it("keeps a new empty network namespace without one (the original's isolated default)", () => {
     expect(spec().linux.namespaces.filter((n) => n.type === "network")).toEqual([{ type: "network" }])
+  })
+  it.each([
+    ["an isolation spec in host mode (the protocol's default mode)", { mode: "host", path: "/var/run/netns/abc" }],
+    ["a group spec without a namespace path", { mode: "group", path: "" }]
+  ] as const)("keeps a new empty network namespace with %s", (_, network_isolation_spec) => {
+    const s = spec({ nomad: { network_isolation_spec } })
+    expect(s.linux.namespaces.filter((n) => n.type === "network")).toEqual([{ type: "network" }])
   })
 })
 
@@ -356,7 +416,9 @@ describe("cwd", () => {
     expect(spec({ task: { cwd: "/data" }, image: { workingDir: "/srv" } }).process.cwd).toBe("/data")
   })
   it("must be absolute", () => {
-    expect(failure({ task: { cwd: "data" } }).reason).toBe("InvalidCwd")
+    const error = failure({ task: { cwd: "data" } })
+    expect(error.reason).toBe("InvalidCwd")
+    expect(error.message).toBe("cwd \"data\" must be an absolute path inside the container")
   })
 })
 
@@ -374,6 +436,14 @@ describe("env", () => {
     expect(spec({ image: { env: [] }, nomad: { env: {} } }).process.env).toEqual([
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     ])
+  })
+  it("replaces an image variable written without \"=\" by Nomad's of the same name", () => {
+    expect(spec({ image: { env: ["DEBUG", "LANG=C"] }, nomad: { env: { DEBUG: "1" } } }).process.env).toEqual([
+      "DEBUG=1", "LANG=C"
+    ])
+  })
+  it("skips a Nomad variable with an empty name, which would reach the process as \"=value\"", () => {
+    expect(spec({ image: { env: ["LANG=C"] }, nomad: { env: { "": "x", A: "1" } } }).process.env).toEqual(["LANG=C", "A=1"])
   })
   it("adds no PATH when the image env has none", () => {
     expect(spec({ image: { env: ["LANG=C"] }, nomad: { env: {} } }).process.env).toEqual(["LANG=C"])
@@ -420,8 +490,16 @@ describe("cpu", () => {
     const cpu = spec({ task: { cpuset_cpus: "2-3", cpuset_mems: "0" }, nomad: withLinux({ cpuset_cpus: "0,1" }) }).linux.resources?.cpu
     expect(cpu).toEqual({ shares: 500, cpus: "2-3", mems: "0" })
   })
-  it.each(["a", "3-1", "1,,2", "-1"])("refuses cpuset %j", (cpus) => {
+  it.each(["a", "3-1", "1,,2", "-1", "0-1,3-2"])("refuses cpuset %j", (cpus) => {
     expect(failure({ task: { cpuset_cpus: cpus } }).reason).toBe("InvalidCpuset")
+  })
+  it.each(["0,8-15", "0-3,8-11,12"])("accepts the cpu list %j with a range after a comma", (cpus) => {
+    expect(spec({ task: { cpuset_cpus: cpus, cpuset_mems: cpus } }).linux.resources?.cpu).toEqual({ shares: 500, cpus, mems: cpus })
+  })
+  it("names the option and shows the form in the cpuset message", () => {
+    expect(failure({ task: { cpuset_mems: "0-" } }).message).toBe(
+      "cpuset_mems = \"0-\" is not a cpu list; use numbers and ranges like \"0-2,4\""
+    )
   })
   it("cpu_hard_limit: quota = PercentTicks × period × cores (Docker driver)", () => {
     const cpu = spec({ task: { cpu_hard_limit: true }, nomad: withLinux({ PercentTicks: 0.25 }), host: { cpuCount: 4 } }).linux.resources?.cpu
@@ -439,10 +517,29 @@ describe("cpu", () => {
     expect(spec({ task: { cpu_cfs_period: 50000 } }).linux.resources?.cpu).toEqual({ shares: 500 })
   })
   it.each([999, 1000001])("refuses cpu_cfs_period %d", (period) => {
-    expect(failure({ task: { cpu_hard_limit: true, cpu_cfs_period: period } }).reason).toBe("InvalidCpuPeriod")
+    const error = failure({ task: { cpu_hard_limit: true, cpu_cfs_period: period } })
+    expect(error.reason).toBe("InvalidCpuPeriod")
+    expect(error.message).toBe(`invalid value for cpu_cfs_period: ${period}; it must be between 1000 and 1000000 microseconds`)
   })
-  it("refuses cpu_hard_limit without Nomad's PercentTicks", () => {
-    expect(failure({ task: { cpu_hard_limit: true }, nomad: withLinux({ PercentTicks: 0 }) }).reason).toBe("MissingCpuShare")
+  it.each([
+    [1000, { shares: 500, period: 1000, quota: 1000 }],
+    [1000000, { shares: 500, period: 1000000, quota: 250000 }],
+    [0, { shares: 500, period: 100000, quota: 25000 }]
+  ])("cpu_hard_limit takes cpu_cfs_period %d (bounds included, 0 = the default 100000)", (period, expected) => {
+    const cpu = spec({
+      task: { cpu_hard_limit: true, cpu_cfs_period: period },
+      nomad: withLinux({ PercentTicks: 0.0625 }),
+      host: { cpuCount: 4 }
+    }).linux.resources?.cpu
+    expect(cpu).toEqual(expected)
+  })
+  it("refuses cpu_hard_limit without Nomad's PercentTicks, saying what to set", () => {
+    const error = failure({ task: { cpu_hard_limit: true }, nomad: withLinux({ PercentTicks: 0 }) })
+    expect(error.reason).toBe("MissingCpuShare")
+    expect(error.message).toBe(
+      "cpu_hard_limit = true needs the task's share of the node's CPU (PercentTicks), which Nomad did not send; " +
+        "set resources { cpu = ... } or turn cpu_hard_limit off"
+    )
   })
 })
 
@@ -495,7 +592,12 @@ describe("hostname", () => {
     expect(spec({ containerId: id }).hostname).toBe(id.slice(0, 64))
   })
   it("refuses a hostname the kernel would refuse", () => {
-    expect(failure({ task: { hostname: "x".repeat(65) } }).reason).toBe("InvalidHostname")
+    const error = failure({ task: { hostname: "x".repeat(65) } })
+    expect(error.reason).toBe("InvalidHostname")
+    expect(error.message).toBe(`hostname "${"x".repeat(65)}" is not usable: at most 64 characters, no spaces or slashes`)
+  })
+  it("accepts a hostname of exactly 64 characters", () => {
+    expect(spec({ task: { hostname: "x".repeat(64) } }).hostname).toBe("x".repeat(64))
   })
 })
 
@@ -696,6 +798,17 @@ describe("/etc/hosts", () => {
     expect(result.files.find((f) => f.name === "hosts")?.content).toContain("172.26.64.5\talloc-host api\n")
   })
   it.each([
+    ["names the allocation's hostname once when the task's hostname is the same", "alloc-host", "alloc-host", "172.26.64.5\talloc-host"],
+    ["leaves out an empty allocation hostname", "", "api", "172.26.64.5\tapi"]
+  ])("%s", (_, allocHostname, hostname, line) => {
+    const result = build({
+      task: { hostname },
+      nomad: { network_isolation_spec: { mode: "group", path: "/var/run/netns/a", hostsConfig: { hostname: allocHostname, address: "172.26.64.5" } } }
+    })
+    const content = result.files.find((f) => f.name === "hosts")?.content ?? ""
+    expect(content.split("\n").filter((l) => l.startsWith("172.26.64.5"))).toEqual([line])
+  })
+  it.each([
     ["db", "bad format for add-host"],
     [":10.0.0.1", "bad format for add-host"],
     ["db:10.0.0", "invalid IP address in add-host"],
@@ -764,6 +877,10 @@ describe("user", () => {
   ])("refuses %s", (user, reason) => {
     expect(failure({ nomad: { user } }).reason).toBe(reason)
   })
+  it("says whether the task user or the image USER could not be resolved", () => {
+    expect(failure({ nomad: { user: "ghost" } }).message).toMatch(/^task user "ghost": /)
+    expect(failure({ image: { user: "ghost" } }).message).toMatch(/^image USER "ghost": /)
+  })
 })
 
 describe("cgroupsPath", () => {
@@ -778,6 +895,14 @@ describe("cgroupsPath", () => {
       "/nomad.slice/share.slice/0b6a.web.scope"
     )
   })
+  it.each(["nomad.slice/share.slice/0b6a.web.scope", "/nomad.slice/share.slice/0b6a.web.scope"])(
+    "takes a Nomad cgroup %j given relative to the cgroup root as it is, with a leading /",
+    (relative) => {
+      expect(spec({ nomad: withLinux({ cpuset_cgroup: relative }), host: { cgroupVersion: 2 } }).linux.cgroupsPath).toBe(
+        "/nomad.slice/share.slice/0b6a.web.scope"
+      )
+    }
+  )
   it("falls back to the namespaced path on cgroup v2 without one", () => {
     expect(spec({ host: { cgroupVersion: 2 }, driver: { namespace: "nomad.slice" } }).linux.cgroupsPath).toBe(
       `/nomad.slice/${containerId}`
@@ -810,7 +935,9 @@ describe("seccomp", () => {
     expect(spec({ task: { seccomp: true, seccomp_profile: "/p.json" }, host: { seccompProfile: profile } }).linux.seccomp).toEqual(profile)
   })
   it("needs the custom profile's contents", () => {
-    expect(failure({ task: { seccomp: true, seccomp_profile: "/p.json" } }).reason).toBe("MissingHostFact")
+    const error = failure({ task: { seccomp: true, seccomp_profile: "/p.json" } })
+    expect(error.reason).toBe("MissingHostFact")
+    expect(error.message).toBe("the contents of seccomp_profile /p.json were not supplied")
   })
   it("keeps every action the runtime spec defines", () => {
     const actions = [
@@ -876,7 +1003,9 @@ describe("runtime", () => {
     )
   })
   it("refuses a name with spaces", () => {
-    expect(failure({ task: { runtime: "run c" } }).reason).toBe("InvalidRuntime")
+    const error = failure({ task: { runtime: "run c" } })
+    expect(error.reason).toBe("InvalidRuntime")
+    expect(error.message).toBe("runtime \"run c\" is not a containerd runtime name such as io.containerd.runc.v2")
   })
 })
 
@@ -904,5 +1033,17 @@ describe("options given as an empty string are unset", () => {
   })
   it("pids_limit 0 sets no limit", () => {
     expect(spec({ task: { pids_limit: 0 } }).linux.resources?.pids).toBeUndefined()
+  })
+  it("cwd \"\" keeps the image WorkingDir", () => {
+    expect(spec({ task: { cwd: "" }, image: { workingDir: "/srv" } }).process.cwd).toBe("/srv")
+  })
+  it("runtime \"\" uses the driver's containerd_runtime", () => {
+    expect(build({ task: { runtime: "" }, driver: { containerd_runtime: "crun" } }).runtime).toEqual({
+      name: "io.containerd.runc.v2", binaryName: "crun"
+    })
+  })
+  it("cpuset_cpus \"\" keeps Nomad's reserved cores and cpuset_mems \"\" sets no memory nodes", () => {
+    const cpu = spec({ task: { cpuset_cpus: "", cpuset_mems: "" }, nomad: withLinux({ cpuset_cpus: "0,1" }) }).linux.resources?.cpu
+    expect(cpu).toEqual({ shares: 500, cpus: "0,1" })
   })
 })

@@ -1,10 +1,12 @@
 /**
  * Tests for the pieces src/oci/Spec.ts folds together: sizes, users, hosts/resolv.conf, seccomp conversion,
- * the exact JSON codec, device ordering, and which host facts a task needs.
+ * the exact JSON codec, sysctl names, ulimit values, devices, mounts, capability errors, and which host facts
+ * a task needs.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck as fc } from "effect"
-import { allHostDevices } from "../../src/oci/Devices.js"
+import { normaliseCapability, resolveCapabilities } from "../../src/oci/Capabilities.js"
+import { allHostDevices, mergeDevices, nomadDevices, taskDevices } from "../../src/oci/Devices.js"
 import { hostFactsNeeded } from "../../src/oci/HostFactsNeeded.js"
 import {
   isLoopbackAddress,
@@ -15,9 +17,22 @@ import {
   resolvConfFromDnsBlock,
   withoutLoopbackNameservers
 } from "../../src/oci/Hosts.js"
+import {
+  isBindMount,
+  mergeMounts,
+  nomadVolumeMounts,
+  parentsFirst,
+  resolveMountSource,
+  taskDirectoryMounts,
+  taskDirectoryTargets,
+  taskMounts
+} from "../../src/oci/Mounts.js"
+import type { Mount } from "../../src/oci/RuntimeSpec.js"
 import { customSeccompProfile, defaultSeccompProfile, parseKernelVersion } from "../../src/oci/Seccomp.js"
 import { ramInBytes } from "../../src/oci/Size.js"
 import { decodeJson, encodeJson } from "../../src/oci/SpecJson.js"
+import { checkSysctl } from "../../src/oci/Sysctl.js"
+import { parseUlimits } from "../../src/oci/Ulimits.js"
 import { resolveUser } from "../../src/oci/User.js"
 import { allocDir, baseNomad, baseTask } from "../support/ociInput.js"
 
@@ -30,6 +45,11 @@ describe("ramInBytes (go-units RAMInBytes)", () => {
   })
   it.each(["", "k", "1x", "1kk", "1 k b", "-1k", "1.2.3m", " 1k", "1kbb"])("refuses %j", (text) => {
     expect(ramInBytes(text)).toEqual(Either.left(`invalid size: '${text}'`))
+  })
+  it("takes up to 2^53 − 1 bytes and says a larger size is too large", () => {
+    expect(ramInBytes("9007199254740991")).toEqual(Either.right(9007199254740991))
+    expect(ramInBytes("9007199254740992")).toEqual(Either.left("invalid size: '9007199254740992' is too large"))
+    expect(ramInBytes("8p")).toEqual(Either.left("invalid size: '8p' is too large"))
   })
 })
 
@@ -484,6 +504,43 @@ describe("SpecJson", () => {
   it.each(["", "{", "[1,]", "{\"a\" 1}", "tru", "1 2", "\"\u0001\""])("refuses %j", (text) => {
     expect(Either.isLeft(decodeJson(text))).toBe(true)
   })
+  it.each([
+    ["", "unexpected character at offset 0"],
+    ["tru", "unexpected character at offset 0"],
+    ["[1,]", "unexpected character at offset 3"],
+    ["{1:2}", "expected a property name at offset 1"],
+    ["{\"a\":1]", "expected ',' or '}' at offset 6"],
+    ["[1}", "expected ',' or ']' at offset 2"],
+    ["\"\u0001\"", "bad string at offset 0"],
+    ["{\"a\\x\":1}", "bad string at offset 1"],
+    ["1 2", "unexpected text after the value at offset 2"]
+  ])("refuses %j saying what was expected and where", (text, message) => {
+    expect(decodeJson(text)).toEqual(Either.left(message))
+  })
+  it("refuses a property name without ':' after it", () => {
+    const result = decodeJson("{\"a\" 1}")
+    expect(Either.isLeft(result) && result.left).toMatch(/^expected ':' at offset \d+$/)
+  })
+  it("skips JSON's four whitespace characters around tokens, and no others", () => {
+    expect(decodeJson(" \t\n\r{ \"a\" :\n[ 1 ,\t2 ] ,\r\n\"b\": true } \n")).toEqual(Either.right({ a: [1, 2], b: true }))
+    expect(decodeJson("\f1")).toEqual(Either.left("unexpected character at offset 0"))
+    expect(decodeJson("1\u00a0")).toEqual(Either.left("unexpected text after the value at offset 1"))
+  })
+  it("reads a number with a fraction or an exponent as a number, even one beyond 2^53", () => {
+    expect(decodeJson("[0.5,-2.5E-3,1e3,1e21,12345678901234567890.5]"))
+      .toEqual(Either.right([0.5, -0.0025, 1000, 1e21, 12345678901234567000]))
+  })
+  it("gives decoded objects ordinary properties, which can be reassigned and deleted", () => {
+    const decoded = Either.getOrThrow(decodeJson("{\"a\":1,\"b\":2}")) as Record<string, unknown>
+    decoded.a = 3
+    delete decoded.b
+    expect(decoded).toEqual({ a: 3 })
+  })
+  it("writes null for a top-level value JSON has no text for", () => {
+    expect(encodeJson(undefined)).toBe("null")
+    expect(encodeJson(() => 1)).toBe("null")
+    expect(encodeJson(Symbol("s"))).toBe("null")
+  })
 })
 
 describe("allHostDevices", () => {
@@ -505,6 +562,18 @@ describe("allHostDevices", () => {
       "/opt/dev/loop0": node
     })
     expect(devices.map((d) => d.path)).toEqual(["/dev/cpu/0/cpuid", "/dev/cpu_dma_latency", "/dev/tty1", "/dev/tty10"])
+  })
+  it("skips those directories at any depth but lists a device file of the same name, and no path ending in /", () => {
+    const node = { type: "c" as const, major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 }
+    const devices = allHostDevices({
+      "/dev/fd": node,
+      "/dev/snd/pts/1": node,
+      "/dev/bus/usb/.udev/x": node,
+      "/dev/dri/": node,
+      "/dev/": node,
+      "/dev/null": node
+    })
+    expect(devices.map((d) => d.path)).toEqual(["/dev/fd", "/dev/null"])
   })
 })
 
@@ -535,5 +604,254 @@ describe("hostFactsNeeded", () => {
   it("asks for /etc/hosts only for host_network with extra_hosts, and no resolv.conf for host_network", () => {
     const needs = hostFactsNeeded(baseTask({ host_network: true, extra_hosts: ["a:10.0.0.1"] }), baseNomad())
     expect(needs).toMatchObject({ hostHosts: true, hostResolvConf: false, allDevices: false, devicePaths: [] })
+  })
+})
+
+describe("sysctl keys that are not kernel parameter names", () => {
+  it.each([
+    ["", "sysctl \"\" is not a kernel parameter name"],
+    ["   ", "sysctl \"   \" is not a kernel parameter name"],
+    ["net.ipv4.ip_forward=1", "sysctl \"net.ipv4.ip_forward=1\" is not a kernel parameter name"],
+    ["net.core.somaxconn ", "sysctl \"net.core.somaxconn \" is not a kernel parameter name"],
+    ["net.ipv4.conf.all rp_filter", "sysctl \"net.ipv4.conf.all rp_filter\" is not a kernel parameter name"],
+    ["kernel.sem\t", "sysctl \"kernel.sem\\t\" is not a kernel parameter name"]
+  ])("refuses %j: empty, or with a blank or '='", (key, message) => {
+    expect(checkSysctl(key, false)).toEqual(Either.left(expect.objectContaining({ reason: "InvalidSysctl", message })))
+  })
+  const partsRule = "its parts are separated by single dots (or slashes), with no empty, \".\" or \"..\" part"
+  it.each([
+    ["net..core", `sysctl "net..core" is not a kernel parameter name: ${partsRule}`],
+    [".net.core", `sysctl ".net.core" is not a kernel parameter name: ${partsRule}`],
+    ["net.core.", `sysctl "net.core." is not a kernel parameter name: ${partsRule}`],
+    ["net/../core", `sysctl "net/../core" is not a kernel parameter name: ${partsRule}`]
+  ])("refuses %j: a part is empty, . or ..", (key, message) => {
+    expect(checkSysctl(key, false)).toEqual(Either.left(expect.objectContaining({ reason: "InvalidSysctl", message })))
+  })
+})
+
+describe("ulimit values", () => {
+  it("ignores blanks around each value and reads unlimited in any case", () => {
+    expect(parseUlimits({ nofile: " 1024 : 2048 ", memlock: " Unlimited " })).toEqual(Either.right([
+      { type: "RLIMIT_MEMLOCK", hard: 18446744073709551615n, soft: 18446744073709551615n },
+      { type: "RLIMIT_NOFILE", hard: 2048, soft: 1024 }
+    ]))
+  })
+  it.each(["12x", "x12", "0x10", "1e3", "+5", "1.5", "-2", "1 000"])("refuses %j: a limit is written in decimal digits only", (value) => {
+    expect(parseUlimits({ nofile: value })).toEqual(Either.left(expect.objectContaining({
+      reason: "InvalidUlimit",
+      message: `invalid ulimit nofile = "${value}": expected "soft:hard" or one value for both, ` +
+        "each a whole number or \"unlimited\", e.g. \"65536:65536\""
+    })))
+  })
+  it("lists the limits by name, reading a name in any case, with blanks around it or the RLIMIT_ prefix", () => {
+    expect(parseUlimits({ nproc: "2", " Core ": "1", RLIMIT_STACK: "3" })).toEqual(Either.right([
+      { type: "RLIMIT_CORE", hard: 1, soft: 1 },
+      { type: "RLIMIT_STACK", hard: 3, soft: 3 },
+      { type: "RLIMIT_NPROC", hard: 2, soft: 2 }
+    ]))
+  })
+  it.each(["fly", "norlimit_file"])("refuses the name %j, listing go-units' names", (name) => {
+    expect(parseUlimits({ [name]: "1" })).toEqual(Either.left(expect.objectContaining({
+      reason: "InvalidUlimit",
+      message: `unknown ulimit "${name}"; valid names are as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, ` +
+        "nofile, nproc, rss, rtprio, rttime, sigpending, stack"
+    })))
+  })
+  it.each(["abc:5", "5:abc", ":5", "5:"])("refuses %j: the soft and the hard limit must both be valid", (value) => {
+    expect(parseUlimits({ nofile: value })).toEqual(Either.left(expect.objectContaining({
+      reason: "InvalidUlimit",
+      message: `invalid ulimit nofile = "${value}": expected "soft:hard" or one value for both, ` +
+        "each a whole number or \"unlimited\", e.g. \"65536:65536\""
+    })))
+  })
+  it.each(["18446744073709551616:1", "1:18446744073709551616"])("refuses %j: either limit beyond 2^64 − 1 is too large", (value) => {
+    expect(parseUlimits({ nofile: value })).toEqual(Either.left(expect.objectContaining({
+      reason: "InvalidUlimit",
+      message: `invalid ulimit nofile = "${value}": a limit is at most 18446744073709551615 (2^64 − 1); ` +
+        "write \"unlimited\" for no limit"
+    })))
+  })
+  it("keeps a limit up to 2^53 − 1 a number and makes a larger one an exact bigint", () => {
+    expect(parseUlimits({ nproc: "9007199254740991:9007199254740992" })).toEqual(Either.right([
+      { type: "RLIMIT_NPROC", hard: 9007199254740992n, soft: 9007199254740991 }
+    ]))
+  })
+})
+
+describe("devices and device-plugin devices", () => {
+  const node = (major: number, minor: number) => ({ type: "c" as const, major, minor, fileMode: 0o666, uid: 0, gid: 0 })
+  const hostDevices = { "/dev/fuse": node(10, 229), "/dev/nvidia0": node(195, 0) }
+  const pluginDevice = (host_path: string, task_path: string, cgroup_permissions: string) => ({
+    host_path,
+    task_path,
+    cgroup_permissions
+  })
+
+  it("exposes a device-plugin device at its task path with its cgroup permissions", () => {
+    expect(nomadDevices([pluginDevice("/dev/nvidia0", "/dev/gpu0", "mr")], hostDevices)).toEqual(Either.right([{
+      device: { path: "/dev/gpu0", type: "c", major: 195, minor: 0, fileMode: 0o666, uid: 0, gid: 0 },
+      rule: { allow: true, type: "c", major: 195, minor: 0, access: "mr" }
+    }]))
+  })
+  it("refuses a relative device path, naming the option", () => {
+    expect(taskDevices(["dev/fuse"], hostDevices)).toEqual(Either.left(expect.objectContaining({
+      reason: "InvalidDevice",
+      message: "devices: device paths must be absolute, got \"dev/fuse\""
+    })))
+    expect(nomadDevices([pluginDevice("nvidia0", "/dev/nvidia0", "")], hostDevices)).toEqual(Either.left(expect.objectContaining({
+      reason: "InvalidDevice",
+      message: "device-plugin device: device paths must be absolute, got \"nvidia0\""
+    })))
+  })
+  it("refuses a relative task path of a device-plugin device", () => {
+    const result = nomadDevices([pluginDevice("/dev/nvidia0", "gpu0", "")], hostDevices)
+    expect(result).toEqual(Either.left(expect.objectContaining({ reason: "InvalidDevice" })))
+    expect(Either.isLeft(result) && result.left.message).toContain("device-plugin device: device paths must be absolute")
+  })
+  it.each(["rwx", "xrw", "a", "R", "rr", "mwm", "rwmr"])("refuses cgroup permissions %j: each of r, w, m at most once", (access) => {
+    expect(nomadDevices([pluginDevice("/dev/nvidia0", "", access)], hostDevices)).toEqual(Either.left(expect.objectContaining({
+      reason: "InvalidDevice",
+      message: `device-plugin device: device permissions "${access}" must be a combination of r, w and m`
+    })))
+  })
+  it("says which option names a device the node does not have", () => {
+    expect(taskDevices(["/dev/kvm"], hostDevices)).toEqual(Either.left(expect.objectContaining({
+      reason: "DeviceNotFound",
+      message: "devices: /dev/kvm does not exist on this node or is not a device node"
+    })))
+    expect(nomadDevices([pluginDevice("/dev/nvidia1", "", "")], hostDevices)).toEqual(Either.left(expect.objectContaining({
+      reason: "DeviceNotFound",
+      message: "device-plugin device: /dev/nvidia1 does not exist on this node or is not a device node"
+    })))
+  })
+  it("mergeDevices keeps the devices it is given, replaces one at the same path in place (the first too) and appends the rest", () => {
+    const device = (path: string, minor: number) => ({ path, type: "c" as const, major: 1, minor })
+    expect(mergeDevices(
+      [device("/dev/null", 3), device("/dev/zero", 5), device("/dev/full", 7)],
+      [device("/dev/null", 30), device("/dev/full", 70), device("/dev/fuse", 229)]
+    )).toEqual([device("/dev/null", 30), device("/dev/zero", 5), device("/dev/full", 70), device("/dev/fuse", 229)])
+  })
+})
+
+describe("mount parts", () => {
+  const nomad = baseNomad()
+  const local = `${allocDir}/web/local`
+  const mounts = (list: TaskMounts) => taskMounts({ mounts: list }, nomad, [], undefined)
+  type TaskMounts = Parameters<typeof taskMounts>[0]["mounts"]
+  const escapeRule = "relative sources must stay inside local/, secrets/ or alloc/"
+
+  it("puts the task directories at /alloc, /local and /secrets when NOMAD_*_DIR is empty", () => {
+    expect(taskDirectoryTargets({ NOMAD_ALLOC_DIR: "", NOMAD_TASK_DIR: "", NOMAD_SECRETS_DIR: "" }))
+      .toEqual({ alloc: "/alloc", local: "/local", secrets: "/secrets" })
+  })
+  it("mounts secrets, local and alloc read-write with rbind", () => {
+    expect(taskDirectoryMounts(nomad)).toEqual([
+      { destination: "/secrets", type: "bind", source: `${allocDir}/web/secrets`, options: ["rbind", "rw"] },
+      { destination: "/local", type: "bind", source: `${allocDir}/web/local`, options: ["rbind", "rw"] },
+      { destination: "/alloc", type: "bind", source: `${allocDir}/alloc`, options: ["rbind", "rw"] }
+    ])
+  })
+  it("drops any number of leading ./ from a relative source", () => {
+    expect(resolveMountSource("././local/conf", nomad)).toEqual(Either.right({ source: `${local}/conf`, within: local }))
+  })
+  it("says a relative source must start with a task directory, and must not leave it", () => {
+    expect(resolveMountSource("conf/app", nomad)).toEqual(Either.left(expect.objectContaining({
+      reason: "InvalidMountSource",
+      message: "mount source \"conf/app\" is relative but does not start with local/, secrets/ or alloc/; " +
+        "use an absolute host path or a path inside the task's local/, secrets/ or alloc/ directory"
+    })))
+    expect(resolveMountSource("local/../secrets/key", nomad)).toEqual(Either.left(expect.objectContaining({
+      reason: "MountSourceEscapes",
+      message: `mount source "local/../secrets/key" leaves the task's local/ directory; ${escapeRule}`
+    })))
+  })
+  it("checks realpaths only for relative sources it has a realpath for", () => {
+    const bind = (source: string) => ({ mounts: [{ type: "bind", target: "/data", source, options: ["ro"] }] })
+    const expected = (source: string) => Either.right([{ destination: "/data", type: "bind", source, options: ["rbind", "ro"] }])
+    // No realpaths at all, none for this source, or an absolute source that is itself a symlink: used as resolved.
+    expect(taskMounts(bind("local/conf"), nomad, [], undefined)).toEqual(expected(`${local}/conf`))
+    expect(taskMounts(bind("local/conf"), nomad, [], { [local]: local })).toEqual(expected(`${local}/conf`))
+    expect(taskMounts(bind("/srv/data"), nomad, [], { "/srv/data": "/mnt/disk/data" })).toEqual(expected("/srv/data"))
+    expect(taskMounts(bind("local/conf"), nomad, [], { [`${local}/conf`]: "/etc/shadow" })).toEqual(
+      Either.left(expect.objectContaining({
+        reason: "MountSourceEscapes",
+        message: `mount source "local/conf" is a symbolic link to /etc/shadow, outside the task directory; ${escapeRule}`
+      }))
+    )
+  })
+  it("treats an empty type as volume: a bind mount with rbind added", () => {
+    expect(isBindMount({ type: "", options: [] })).toBe(true)
+    expect(mounts([{ type: "", target: "/conf", source: "local/conf", options: ["ro"] }])).toEqual(Either.right([
+      { destination: "/conf", type: "bind", source: `${local}/conf`, options: ["rbind", "ro"] }
+    ]))
+  })
+  it("gives a tmpfs mount the source tmpfs unless one is written", () => {
+    expect(mounts([
+      { type: "tmpfs", target: "/t1", options: [] },
+      { type: "tmpfs", target: "/t2", source: "", options: ["size=64m"] },
+      { type: "tmpfs", target: "/t3", source: "scratch", options: [] }
+    ])).toEqual(Either.right([
+      { destination: "/t1", type: "tmpfs", source: "tmpfs" },
+      { destination: "/t2", type: "tmpfs", source: "tmpfs", options: ["size=64m"] },
+      { destination: "/t3", type: "tmpfs", source: "scratch" }
+    ]))
+  })
+  it.each([
+    [{ type: "bind", target: "/a/", options: ["rbind"] }, "mount with target /a: a bind mount needs a source (a host path)"],
+    [{ type: "volume", target: "/v", source: "", options: ["ro"] }, "mount with target /v: a volume mount needs a source (a host path)"],
+    [{ type: "bind", target: "data", source: "/srv", options: ["rbind"] }, "mount target \"data\" must be an absolute path inside the container"],
+    [{ type: "tmpfs", target: "//", options: [] }, "mount target / would hide the container's root filesystem; choose another target"],
+    [{ type: "tmpfs", target: "/local/", options: [] }, "mount target /local is where Nomad mounts the task directory /local; choose another target"]
+  ])("refuses %j", (mount, message) => {
+    expect(taskMounts({ mounts: [mount] }, nomad, ["/local"], undefined)).toEqual(Either.left(expect.objectContaining({
+      reason: "InvalidMount",
+      message
+    })))
+  })
+  it("mounts a volume at a relative task path under /, and names the allowed propagation modes", () => {
+    const volume = (task_path: string, propagation_mode: string) => ({ task_path, host_path: "/srv/vol", readonly: false, propagation_mode })
+    expect(nomadVolumeMounts([volume("data/", "")])).toEqual(Either.right([
+      { destination: "/data", type: "bind", source: "/srv/vol", options: ["rbind"] }
+    ]))
+    expect(nomadVolumeMounts([volume("/data", "slave")])).toEqual(Either.left(expect.objectContaining({
+      reason: "InvalidPropagation",
+      message: "volume mount at /data has propagation_mode \"slave\"; expected \"private\", \"host-to-task\" or \"bidirectional\""
+    })))
+  })
+  const at = (destination: string, source = "/srv"): Mount => ({ destination, type: "bind", source, options: ["rbind"] })
+  it("mergeMounts replaces the mount at the same cleaned destination in place, the first one too", () => {
+    expect(mergeMounts([at("/proc"), at("/dev")], [at("/proc/", "/host/proc")])).toEqual([at("/proc/", "/host/proc"), at("/dev")])
+  })
+  it("parentsFirst orders by path depth, / first, keeping the given order at equal depth and the kept mounts in place", () => {
+    const ordered = parentsFirst(
+      [at("/dev"), at("/srv/a/b"), at("/data"), at("/alpha-long-name"), at("/srv/a"), at("/"), at("/b")],
+      1
+    )
+    expect(ordered.map((m) => m.destination)).toEqual(["/dev", "/", "/data", "/alpha-long-name", "/b", "/srv/a", "/srv/a/b"])
+  })
+})
+
+describe("capability errors", () => {
+  it("says how a capability name is written", () => {
+    expect(normaliseCapability("net_admn", "cap_drop")).toEqual(Either.left(expect.objectContaining({
+      reason: "UnknownCapability",
+      message: "unknown capability \"net_admn\" in cap_drop: use a Linux capability name as listed in capabilities(7), " +
+        "e.g. \"CAP_NET_ADMIN\" or \"net_admin\" (the CAP_ prefix and case are optional), or \"ALL\""
+    })))
+  })
+  const request = (add: ReadonlyArray<string>) => ({ base: ["CAP_CHOWN"], host: ["CAP_CHOWN", "CAP_KILL"], add, drop: [] })
+  it("names the one cap_add capability the driver lacks, in the singular", () => {
+    expect(resolveCapabilities(request(["kill", "sys_admin"]))).toEqual(Either.left(expect.objectContaining({
+      reason: "CapabilityNotAvailable",
+      message: "cap_add asks for CAP_SYS_ADMIN, which the driver process does not have, so no container on this node " +
+        "can get it; remove it from cap_add or run the Nomad client with that capability"
+    })))
+  })
+  it("names every cap_add capability the driver lacks, in the plural", () => {
+    expect(resolveCapabilities(request(["net_admin", "CAP_SYS_TIME"]))).toEqual(Either.left(expect.objectContaining({
+      reason: "CapabilityNotAvailable",
+      message: "cap_add asks for CAP_NET_ADMIN, CAP_SYS_TIME, which the driver process does not have, so no container on " +
+        "this node can get them; remove them from cap_add or run the Nomad client with those capabilities"
+    })))
   })
 })

@@ -31,8 +31,9 @@ export const grantDevice = (
   hostDevices: Readonly<Record<string, HostDeviceNode>>,
   origin: string
 ): Either.Either<DeviceGrant, SpecError> => {
-  if (!hostPath.startsWith("/") || !containerPath.startsWith("/")) {
-    return Either.left(specError("InvalidDevice", `${origin}: device paths must be absolute, got ${JSON.stringify(hostPath)}`))
+  const relative = [hostPath, containerPath].find((path) => !path.startsWith("/"))
+  if (relative !== undefined) {
+    return Either.left(specError("InvalidDevice", `${origin}: device paths must be absolute, got ${JSON.stringify(relative)}`))
   }
   if (!/^[rwm]{1,3}$/.test(access) || new Set(access).size !== access.length) {
     return Either.left(

@@ -59,7 +59,8 @@ export const decodeJson = (text: string): Either.Either<unknown, string> => {
         if (text[at] !== "\"") fail("expected a property name")
         const key = string()
         ws()
-        if (text[at++] !== ":") fail("expected ':'")
+        if (text[at] !== ":") fail("expected ':'")
+        at++
         Object.defineProperty(out, key, { value: value(), enumerable: true, writable: true, configurable: true })
         ws()
         if (text[at] === ",") at++

@@ -517,9 +517,8 @@ describe("SpecJson", () => {
   ])("refuses %j saying what was expected and where", (text, message) => {
     expect(decodeJson(text)).toEqual(Either.left(message))
   })
-  it("refuses a property name without ':' after it", () => {
-    const result = decodeJson("{\"a\" 1}")
-    expect(Either.isLeft(result) && result.left).toMatch(/^expected ':' at offset \d+$/)
+  it("refuses a property name without ':' after it, at the offset of what stands there", () => {
+    expect(decodeJson("{\"a\" 1}")).toEqual(Either.left("expected ':' at offset 5"))
   })
   it("skips JSON's four whitespace characters around tokens, and no others", () => {
     expect(decodeJson(" \t\n\r{ \"a\" :\n[ 1 ,\t2 ] ,\r\n\"b\": true } \n")).toEqual(Either.right({ a: [1, 2], b: true }))
@@ -703,10 +702,11 @@ describe("devices and device-plugin devices", () => {
       message: "device-plugin device: device paths must be absolute, got \"nvidia0\""
     })))
   })
-  it("refuses a relative task path of a device-plugin device", () => {
-    const result = nomadDevices([pluginDevice("/dev/nvidia0", "gpu0", "")], hostDevices)
-    expect(result).toEqual(Either.left(expect.objectContaining({ reason: "InvalidDevice" })))
-    expect(Either.isLeft(result) && result.left.message).toContain("device-plugin device: device paths must be absolute")
+  it("refuses a relative task path of a device-plugin device, naming that path", () => {
+    expect(nomadDevices([pluginDevice("/dev/nvidia0", "gpu0", "")], hostDevices)).toEqual(Either.left(expect.objectContaining({
+      reason: "InvalidDevice",
+      message: "device-plugin device: device paths must be absolute, got \"gpu0\""
+    })))
   })
   it.each(["rwx", "xrw", "a", "R", "rr", "mwm", "rwmr"])("refuses cgroup permissions %j: each of r, w, m at most once", (access) => {
     expect(nomadDevices([pluginDevice("/dev/nvidia0", "", access)], hostDevices)).toEqual(Either.left(expect.objectContaining({

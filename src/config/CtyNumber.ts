@@ -3,8 +3,9 @@
  * cty/msgpack/marshal.go): parsed from JSON number text or from a string with Go's big.ParseFloat rules (base 10,
  * `e` or `p` exponent, `Inf`), kept exact, converted to a string as a plain decimal (no exponent), and marshalled
  * to msgpack as an int64 when whole and in range, else as a float64 when exact, else as the decimal text.
- * Values are exact rationals; cty rounds to 512 bits, which only differs for texts of more than about
- * 150 significant digits (or binary exponents producing as many), not handled here.
+ * Values are exact rationals; cty rounds to 512 bits of mantissa, which differs where the exact value needs more:
+ * texts of more than about 150 significant digits, and magnitudes outside float64's range such as `1p1024` or
+ * `1p-1075` (sent as decimal text either way, but cty's text is the rounded value). Not handled here.
  */
 
 export type CtyNumber =

@@ -315,6 +315,11 @@ describe("where the emulation had to change to match the real pipeline", () => {
     expect(Either.isLeft(decoded) && decoded.left.message).toContain("image")
   })
 
+  it("a null in a list option is sent as nil, which our option decoder refuses by its index", () => {
+    const decoded = taskDecode(expectSameBytes(taskSpec, task({ args: ["a", null] })))
+    expect(Either.isLeft(decoded) && decoded.left.message).toBe("invalid task config: args.1: expected a string")
+  })
+
   it("an empty list for a single block means no block", () => {
     expect(decodedValue(expectSameBytes(taskSpec, task({ auth: [] })))["auth"]).toBeNull()
   })
@@ -425,4 +430,128 @@ describe("random configs", () => {
     const spec = object(Object.fromEntries(strings.map((s, i) => [`d${i}`, withDefault(attr(`d${i}`, "string"), hclLiteral(s))])))
     expect(hex(encodeLikeNomad(spec, {}))).toBe(hex(oracleBytes({ spec, config: {} })))
   }, { fastCheck: { numRuns: 20 } })
+})
+
+// hcldec's rules one at a time, on small specs: each case is one our emulation must keep (the random configs above
+// use only this driver's spec, and Nomad's encoder sends only the literal forms Options.ts writes).
+describe("hcldec's rules, case by case", () => {
+  const literal = (value: string): Spec => ({ block: { $case: "literal", value: { value } } })
+  const blockValue = (name: string, nested: Spec, required = false): Spec => ({ block: { $case: "blockValue", value: { name, required, nested } } })
+  const blockList = (name: string, nested: Spec, minItems = 0n, maxItems = 0n): Spec => ({
+    block: { $case: "blockList", value: { name, minItems, maxItems, nested } }
+  })
+  const blockMap = (name: string, nested: Spec): Spec => ({ block: { $case: "blockMap", value: { name, labels: ["label"], nested } } })
+  const body = object({ a: attr("a", "string") })
+  const defaultOf = (type: string, expression: string) => object({ d: { block: { $case: "default", value: { primary: attr("d", type), default: literal(expression) } } } })
+
+  /**
+   * Both reject, and our message is the real first diagnostic: hcldec's `Summary; Detail` without its source range,
+   * the "Previous definition" it adds, or the count of further diagnostics.
+   */
+  const expectSameError = (spec: Spec, config: Record<string, unknown>) => {
+    const real = expectBothReject(spec, config)
+    const first = real.replace(/^config\.json:\d+,\d+-\d+: /, "").replace(/, and \d+ other diagnostic\(s\)$/, "").replace(/ Previous definition was at .*$/, "")
+    const ours = hclDecode(spec, config)
+    expect(Either.isLeft(ours) && ours.left.replace(": ", "; ")).toBe(first)
+  }
+
+  /** The real hcldec refuses the spec itself (Nomad would not load the plugin); ours refuses it with this message. */
+  const expectBothRefuseSpec = (spec: Spec, ours: string) => {
+    expect(() => oracle([{ spec, config: {} }])).toThrow(/spec: /)
+    expect(hclDecode(spec, {})).toEqual(Either.left(ours))
+  }
+
+  it("type expressions may have spaces around and inside them; other text around them is refused", () => {
+    expectSameBytes(object({ a: attr("a", " list( string ) ") }), { a: ["x", 1] })
+    expectBothRefuseSpec(object({ a: attr("a", "xlist(string)") }), "unsupported HCL type xlist(string)")
+    expectBothRefuseSpec(object({ a: attr("a", "list(string)x") }), "unsupported HCL type list(string)x")
+  })
+
+  it("a type mismatch is reported as hcldec reports it, naming the type required", () => {
+    expectSameError(object({ n: attr("n", "number") }), { n: "ten" })
+    expectSameError(object({ n: attr("n", "number") }), { n: true })
+    expectSameError(object({ b: attr("b", "bool") }), { b: "yes" })
+    expectSameError(object({ b: attr("b", "bool") }), { b: 1 })
+    expectSameError(object({ s: attr("s", "string") }), { s: ["x"] })
+    expectSameError(object({ l: attr("l", "list(string)") }), { l: "x" })
+    expectSameError(object({ l: attr("l", "list(map(string))") }), { l: { a: "b" } })
+    expectSameError(object({ m: attr("m", "map(string)") }), { m: "x" })
+    expectSameError(object({ m: attr("m", "map(string)") }), { m: ["x"] })
+    expectSameError(object({ a: attr("a", "string", true) }), {})
+  })
+
+  it("a JS property set to undefined is not in the JSON: not an unknown attribute, not a map entry", () => {
+    expectSameBytes(object({ a: attr("a", "map(string)") }), { a: { k: "x", j: undefined }, zz: undefined })
+  })
+
+  it("`any` keeps bools, exact numbers and nulls (undefined, NaN and infinities are JSON null)", () => {
+    expectSameBytes(object({ a: attr("a", "any") }), { a: [true, 1, undefined, NaN, Infinity, { x: false }] })
+    const bytes = expectSameBytes(object({ a: attr("a", "any") }), { a: { x: [1, "a", false] } })
+    // Nomad marshals the value with its own (concrete) type, so no typed-`any` pair: the plugin reads it as it is.
+    expect(Either.getOrThrow(decodeCtyMsgpack(bytes))).toEqual({ a: { x: [1, "a", false] } })
+  })
+
+  it("non-finite numbers are JSON null: null whatever the type", () => {
+    expectSameBytes(object({ a: attr("a", "number"), b: attr("b", "string"), c: attr("c", "list(number)") }), { a: Infinity, b: NaN, c: [-Infinity] })
+  })
+
+  it("a bigint (from job evaluation) converts as its decimal digits do", () => {
+    const spec = object({ a: attr("a", "any"), n: attr("n", "number"), s: attr("s", "string") })
+    const real = oracleBytes({ spec, config: { a: 7, n: "1152921504606846977", s: "1152921504606846977" } })
+    expect(hex(encodeLikeNomad(spec, { a: 7n, n: 2n ** 60n + 1n, s: 2n ** 60n + 1n }))).toBe(hex(real))
+  })
+
+  it("unpaired surrogates become U+FFFD, as Go's JSON decoder makes them", () => {
+    expectSameBytes(object({ a: attr("a", "string"), b: attr("b", "list(string)") }), { a: "a\uD800b", b: ["\uDC00"] })
+  })
+
+  it("literal defaults: null, numbers in every form HCL writes them, strings with brackets or \\r or \\U escapes", () => {
+    expectSameBytes(defaultOf("any", "null"), {})
+    for (const n of ["12", "1.25", "1e3", "1e+3", "1e-3", "1e10"]) expectSameBytes(defaultOf("number", n), {})
+    for (const s of ["\"a]\"", "\"\\r\"", "\"\\U0001F600\""]) expectSameBytes(defaultOf("string", s), {})
+  })
+
+  it("list literal defaults: empty, commas and escaped quotes inside strings", () => {
+    for (const l of ["[]", "[ ]", "[\"a,b\"]", "[\"a\\\",b\", \"c\\\\\"]"]) expectSameBytes(defaultOf("list(string)", l), {})
+  })
+
+  it("literal defaults that are not literals: the real hcldec refuses the spec, ours refuses to guess", () => {
+    for (const [expression, ours] of [
+      ["+5", "unsupported literal expression +5"],
+      ["1p4", "unsupported literal expression 1p4"],
+      ["inf", "unsupported literal expression inf"],
+      ["abc", "unsupported literal expression abc"],
+      ["x\"a\"", "unsupported literal expression x\"a\""],
+      ["\"a\"x", "unsupported literal expression \"a\"x"],
+      ["\"a${b}\"", "unsupported literal expression \"a${b}\""],
+      ["\"a\\qb\"", "Invalid escape sequence \\q in literal \"a\\qb\""],
+      ["[1", "unsupported literal expression [1"],
+      ["a]", "unsupported literal expression a]"],
+      ["[\"a]", "unsupported literal expression [\"a]"],
+      ["[1, ,2]", "unsupported literal expression [1, ,2]"]
+    ]) expectBothRefuseSpec(defaultOf("any", expression!), ours!)
+  })
+
+  it("blocks: null is none, nameless blocks take their key's name, required and item counts as hcldec checks them", () => {
+    expectSameBytes(object({ p: blockList("p", body) }), { p: null })
+    expectSameBytes(object({ v: blockValue("", body), p: blockList("", body), m: blockMap("", body) }), {
+      v: { a: "x" },
+      p: [{ a: "y" }],
+      m: { l: { a: "z" } }
+    })
+    expectBothReject(object({ p: blockList("p", body) }), { p: [5] })
+    expectSameError(object({ p: blockValue("p", body, true) }), {})
+    expectSameError(object({ p: blockValue("p", body) }), { p: [{}, {}] })
+    expectSameError(object({ p: blockList("p", body, 1n) }), {})
+    expectSameError(object({ p: blockList("p", body, 0n, 2n) }), { p: [{}, {}, {}] })
+    expectSameBytes(object({ p: blockList("p", body, 0n, 2n) }), { p: [{}, {}] })
+  })
+
+  it("labelled blocks: a null body is no block, a null element an empty one; bodies must be objects, labels unique", () => {
+    const spec = object({ m: blockMap("m", body) })
+    expectSameBytes(spec, { m: { k: null, j: [null] } })
+    expectSameBytes(spec, { m: { k: undefined, j: {} } })
+    expectSameError(spec, { m: { k: 5 } })
+    expectSameError(spec, { m: { k: [{ a: "1" }, { a: "2" }] } })
+  })
 })

@@ -1,9 +1,10 @@
-import { encode } from "@msgpack/msgpack"
+import { encode, ExtData } from "@msgpack/msgpack"
 import { describe, expect, it } from "@effect/vitest"
-import { Either, FastCheck as fc } from "effect"
+import { Either, FastCheck as fc, Schema } from "effect"
 import { decodeConfig, decodeCtyMsgpack } from "../../src/config/Cty.js"
 import { configWarnings, DriverConfig, driverOptions, statsInterval } from "../../src/config/DriverConfig.js"
 import { parseGoDuration } from "../../src/config/Duration.js"
+import { hclDecode } from "../../src/config/HclDecode.js"
 import { hclSpec } from "../../src/config/HclSpec.js"
 import { TaskConfig, taskOptions } from "../../src/config/TaskConfig.js"
 import type { Spec } from "../../src/gen/plugins/shared/hclspec/hcl_spec.js"
@@ -255,6 +256,81 @@ describe("invalid config gives an actionable error", () => {
   it("reports bytes that are not msgpack as malformed", () => {
     const result = taskDecode(Buffer.from([0xc1]))
     expect(Either.isLeft(result) && result.left.reason).toBe("Malformed")
+    expect(Either.isLeft(result) && result.left.message).toBe("config is not valid cty msgpack: Unrecognized type byte: 0xc1")
+  })
+  it("reads cty's typed-`any` form, [type JSON as binary, value], as its value, wherever it stands", () => {
+    const typed = (type: string, value: unknown) => [new TextEncoder().encode(type), value]
+    const bytes = encode({ a: typed("\"string\"", "x"), b: [typed("\"number\"", 1)], c: typed("[\"list\",\"bool\"]", [true]) })
+    expect(Either.getOrThrow(decodeCtyMsgpack(bytes))).toEqual({ a: "x", b: [1], c: [true] })
+    expect(Either.getOrThrow(decodeCtyMsgpack(encode(typed("\"string\"", "top"))))).toBe("top")
+  })
+  it("reports msgpack that cty never sends as malformed: binary, and extension values (cty's unknown values)", () => {
+    const malformed = (bytes: Uint8Array) =>
+      Either.match(decodeCtyMsgpack(bytes), { onLeft: (e) => `${e.reason}: ${e.message}`, onRight: () => "decoded" })
+    // Only a pair [binary type JSON, value] is cty's typed `any`; a binary anywhere else is not cty.
+    expect(malformed(encode([new Uint8Array([1]), "a", "b"]))).toBe("Malformed: config is not valid cty msgpack: unexpected binary value")
+    expect(malformed(encode({ a: new Uint8Array([1]) }))).toBe("Malformed: config is not valid cty msgpack: unexpected binary value")
+    expect(malformed(encode({ image: "x", pids_limit: new ExtData(0, new Uint8Array([0])) }))).toBe(
+      "Malformed: config is not valid cty msgpack: unknown (not yet known) value in config"
+    )
+  })
+  it("says what a config that is not a block of options is", () => {
+    const cases: Array<[unknown, string]> = [[[1], "a list"], ["x", "a string"], [true, "a bool"], [5, "a number"]]
+    for (const [value, what] of cases) {
+      expect(taskDecode(encode(value))).toEqual(
+        Either.left(expect.objectContaining({ reason: "Invalid", message: `invalid task config: expected a block of options, not ${what}` }))
+      )
+    }
+  })
+  it("lists every problem, by option path, separated by semicolons", () => {
+    const result = taskDecode(encode({ image: 1, imagee: "y" }))
+    expect(Either.isLeft(result) && result.left.reason).toBe("Invalid")
+    expect(message(result)).toBe("invalid task config: imagee: is not a known option; image: expected a string")
+  })
+  it("gives a problem with the whole config without a path", () => {
+    const decode = decodeConfig(Schema.Struct({ a: Schema.String }).pipe(Schema.filter(() => "a is never right")), "thing")
+    expect(message(decode(encode({ a: "x" })))).toBe("invalid thing: a is never right")
+  })
+})
+
+// Our own wording and the limits of the emulation (test/integration/nomad-oracle.test.ts compares it with hcldec).
+describe("hclDecode's messages", () => {
+  const decoded = (spec: Spec, config: Record<string, unknown>) => Either.match(hclDecode(spec, config), { onLeft: (m) => m, onRight: () => "decoded" })
+  const blockMap = (name: string, labels: Array<string>): Spec => ({ block: { $case: "blockMap", value: { name, labels, nested: object({}) } } })
+  const withDefault = (type: string, literal: string): Spec =>
+    object({ d: { block: { $case: "default", value: { primary: attr("d", type), default: { block: { $case: "literal", value: { value: literal } } } } } } })
+
+  it("refuses types with `any` inside a list or map (not emulated)", () => {
+    for (const type of ["list(any)", "map(any)"]) expect(decoded(object({ a: attr("a", type) }), {})).toBe(`unsupported HCL type ${type}`)
+    // The innermost refused part is named.
+    expect(decoded(object({ a: attr("a", "map(list(any))") }), {})).toBe("unsupported HCL type list(any)")
+  })
+  it("refuses spec kinds and label counts it does not emulate", () => {
+    expect(decoded({ block: undefined }, {})).toBe("unsupported spec undefined")
+    expect(decoded(object({ m: blockMap("m", ["a", "b"]) }), {})).toBe("unsupported block map m with 2 labels")
+  })
+  it("refuses nested list literals (not emulated)", () => {
+    expect(decoded(withDefault("list(list(number))", "[ [1]]"), {})).toBe("unsupported literal expression [ [1]]")
+  })
+  it("names the list element or map entry of a bad value", () => {
+    expect(decoded(object({ a: attr("a", "list(number)") }), { a: ["1", "x"] })).toBe(
+      "Incorrect attribute value type: Inappropriate value for attribute \"a[1]\": a number is required."
+    )
+    expect(decoded(object({ a: attr("a", "map(bool)") }), { a: { k: "1", j: "no" } })).toBe(
+      "Incorrect attribute value type: Inappropriate value for attribute \"a.j\": a bool is required."
+    )
+    expect(decoded(object({ a: attr("a", "map(string)") }), { a: { "e\u0301": "1", "\u00e9": "2" } })).toBe(
+      "Duplicate object attribute: An attribute named \"\u00e9\" was already defined (a)"
+    )
+  })
+  it("says which JSON value should have been an object", () => {
+    const block: Spec = { block: { $case: "blockList", value: { name: "p", minItems: 0n, maxItems: 0n, nested: object({}) } } }
+    expect(decoded(object({ p: block }), { p: "x" })).toBe("Incorrect JSON value type: A JSON object is required here, to define the p block")
+    for (const m of [["x"], [null]]) {
+      expect(decoded(object({ m: blockMap("m", ["label"]) }), { m })).toBe(
+        "Incorrect JSON value type: A JSON object is required here, to specify the labels of the m blocks."
+      )
+    }
   })
 })
 

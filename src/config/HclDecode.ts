@@ -129,8 +129,9 @@ const literal = (expression: string): unknown => {
   const n = /^\d+(\.\d+)?([eE][+-]?\d+)?$/.test(text) ? parseCtyNumber(text) : undefined
   if (n !== undefined) return ctyNumberMsgpackValue(n)
   const quoted = /^"((?:[^"\\]|\\.)*)"$/.exec(text)?.[1]
-  // A string with a template interpolation or directive left after its escapes would need evaluating.
-  if (quoted !== undefined && !/[$%]\{/.test(quoted.replace(/\$\$\{|%%\{/g, ""))) {
+  // A string with a template interpolation or directive left after its escapes would need evaluating. Each escape
+  // becomes a neutral character, not nothing: `$$${{` is `$`, `$${`, `{` (text), not the `${` that joins up without it.
+  if (quoted !== undefined && !/[$%]\{/.test(quoted.replace(/\$\$\{|%%\{/g, "_"))) {
     const unescaped = quoted.replace(/\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)|([$%])\2\{/g, (_, e?: string, t?: string) => {
       if (t !== undefined) return `${t}{`
       if (e!.length > 1) return String.fromCodePoint(parseInt(e!.slice(1), 16))
@@ -168,10 +169,11 @@ const listLiteral = (inner: string, expression: string): Array<unknown> => {
   })
 }
 
-/** The bodies a block type gets in HCL's JSON syntax: one object, or an array of them; null or [] is none. */
+/** The bodies a block type gets in HCL's JSON syntax: one object, or an array of them (a null element is an empty body); null or [] is none. */
 const blockBodies = (value: unknown, name: string): Array<Body> => {
   const blocks = value === undefined || value === null ? [] : Array.isArray(value) ? value : [value]
   return blocks.map((b) => {
+    if (b === null) return {}
     if (!isBody(b)) throw new HclDecodeError(`Incorrect JSON value type: A JSON object is required here, to define the ${name} block`)
     return b
   })

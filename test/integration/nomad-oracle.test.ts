@@ -331,7 +331,7 @@ describe("where the emulation had to change to match the real pipeline", () => {
   })
 
   it("defaults with characters HCL treats specially survive as Literal expressions", () => {
-    const awkward = ["a${b}", "%{if x}", "$${", "100%", "$", "back\\slash \"quoted\"", "\b\f\u0001\u007f", "line\nbreak\ttab", "e\u0301"]
+    const awkward = ["a${b}", "%{if x}", "$${", "$${{", "%${{", "100%", "$", "back\\slash \"quoted\"", "\b\f\u0001\u007f", "line\nbreak\ttab", "e\u0301"]
     const spec = object(Object.fromEntries(awkward.map((s, i) => [`d${i}`, withDefault(attr(`d${i}`, "string"), hclLiteral(s))])))
     const value = decodedValue(expectSameBytes(spec, {}))
     expect(awkward.map((_, i) => value[`d${i}`])).toEqual(awkward.map((s) => s.normalize("NFC")))
@@ -545,6 +545,10 @@ describe("hcldec's rules, case by case", () => {
     expectSameError(object({ p: blockList("p", body, 1n) }), {})
     expectSameError(object({ p: blockList("p", body, 0n, 2n) }), { p: [{}, {}, {}] })
     expectSameBytes(object({ p: blockList("p", body, 0n, 2n) }), { p: [{}, {}] })
+  })
+
+  it("a null element of a block array is an empty block", () => {
+    expectSameBytes(object({ p: blockList("p", body), v: blockValue("v", body) }), { p: [{ a: "x" }, null], v: [null] })
   })
 
   it("labelled blocks: a null body is no block, a null element an empty one; bodies must be objects, labels unique", () => {

@@ -186,10 +186,10 @@ const own = (body: Body, key: string): unknown => (Object.hasOwn(body, key) ? bo
  * array of bodies (a null element is an empty body; null or [] is no block), and the whole may be an array of
  * such objects. As hcldec, at least one label must be given, and a label may be given only once.
  */
-const labelledBodies = (value: unknown, name: string): Array<[string, Body]> => {
+const labelledBodies = (value: unknown, name: string, labelName: string): Array<[string, Body]> => {
   const missing = () =>
     new HclDecodeError(
-      `Missing block label: At least one object property is required, whose name represents the ${name} block's name.`
+      `Missing block label: At least one object property is required, whose name represents the ${name} block's ${labelName}.`
     )
   if (value === null) throw missing()
   const groups = Array.isArray(value) ? value : [value]
@@ -266,7 +266,7 @@ const decodeSpec = (spec: Spec, body: Body, inherited: string): unknown => {
       if (block.value.labels.length !== 1) throw new HclDecodeError(`unsupported block map ${name} with ${block.value.labels.length} labels`)
       const value = own(body, name)
       if (value === undefined) return {}
-      return Object.fromEntries(labelledBodies(value, name).map(([label, b]) => [label, decodeSpec(block.value.nested!, b, "")]))
+      return Object.fromEntries(labelledBodies(value, name, block.value.labels[0]!).map(([label, b]) => [label, decodeSpec(block.value.nested!, b, "")]))
     }
     default:
       throw new HclDecodeError(`unsupported spec ${block?.$case}`)

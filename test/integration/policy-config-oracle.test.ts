@@ -99,7 +99,10 @@ describe("policy options in Nomad's config pipeline", () => {
     )
     expect(bothReject({ namespace_policy: { infra: { allow_privilegd: true } } })).toContain("allow_privilegd")
     expect(bothReject({ namespace_policy: { infra: { gc: [{ image: true }] } } })).toContain("\"gc\"")
-    expect(bothReject({ namespace_policy: {} })).toContain("Missing block label")
+    // In hcldec's own words, which name the block's label (here the namespace).
+    const missingLabel = bothReject({ namespace_policy: {} }).replace(/^config\.json:\d+,\d+-\d+: /, "").replace(/, and \d+ other diagnostic\(s\)$/, "")
+    expect(missingLabel).toContain("Missing block label")
+    expect(hclDecode(spec, { namespace_policy: {} })).toEqual(Either.left(missingLabel.replace("; ", ": ")))
     expect(bothReject({ allow_caps: "all" })).toContain("list of string required")
     expect(bothReject({ gc: [{ dangling_containers: [{ enabled: "maybe" }] }] })).toContain("a bool is required")
   })

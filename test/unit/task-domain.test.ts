@@ -140,4 +140,63 @@ describe("Nomad's TaskConfig as spec input", () => {
     expect(hostMode.network_isolation_spec).toEqual({ mode: "host", path: "" })
     expect(hostMode.dns).toBeUndefined()
   })
+
+  it("carries every Linux resource field and the devices; an empty namespace is Nomad's default one", () => {
+    const base = taskConfig({ alloc: { id: "a1", dir: "/var/lib/nomad/alloc/a1" }, task: { name: "web" }, config: { image: "busybox" } })
+    const nomad = nomadTaskFromProto({
+      ...base,
+      namespace: "",
+      resources: {
+        allocatedResources: { cpu: { cpuShares: 750n }, memory: { memoryMb: 128n, memoryMaxMb: 192n }, networks: [] },
+        linuxResources: {
+          cpuPeriod: 100000n,
+          cpuQuota: 50000n,
+          cpuShares: 760n,
+          memoryLimitBytes: 201326592n,
+          oomScoreAdj: 0n,
+          cpusetCpus: "2-3",
+          PercentTicks: 0.25,
+          cpusetCgroup: "/nomad/reserve"
+        },
+        ports: []
+      },
+      devices: [{ taskPath: "/dev/gpu0", hostPath: "/dev/nvidia0", cgroupPermissions: "rw" }]
+    })
+    expect(nomad.namespace).toBe("default")
+    expect(nomad.resources).toEqual({
+      cpu_shares: 750,
+      memory_mb: 128,
+      memory_max_mb: 192,
+      linux: {
+        cpu_shares: 760,
+        memory_limit_bytes: 201326592,
+        cpuset_cpus: "2-3",
+        cpuset_cgroup: "/nomad/reserve",
+        cpu_period: 100000,
+        cpu_quota: 50000,
+        PercentTicks: 0.25
+      }
+    })
+    expect(nomad.devices).toEqual([{ task_path: "/dev/gpu0", host_path: "/dev/nvidia0", cgroup_permissions: "rw" }])
+    expect(nomadTaskFromProto({ ...base, namespace: "team-a" }).namespace).toBe("team-a")
+  })
+
+  it("reads absent resource messages as zero, and an unknown network mode as host", () => {
+    const base = taskConfig({ alloc: { id: "a1", dir: "/var/lib/nomad/alloc/a1" }, task: { name: "web" }, config: { image: "busybox" } })
+    const nomad = nomadTaskFromProto({
+      ...base,
+      resources: undefined,
+      networkIsolationSpec: { mode: 99 as NetworkIsolationSpec_NetworkIsolationMode, path: "/var/run/netns/x", labels: {}, hostsConfig: undefined }
+    })
+    expect(nomad.resources).toEqual({
+      cpu_shares: 0,
+      memory_mb: 0,
+      memory_max_mb: 0,
+      linux: { cpu_shares: 0, memory_limit_bytes: 0, cpuset_cpus: "", cpuset_cgroup: "", cpu_period: 0, cpu_quota: 0, PercentTicks: 0 }
+    })
+    expect(nomad.network_isolation_spec).toEqual({ mode: "host", path: "/var/run/netns/x" })
+    const partial = nomadTaskFromProto({ ...base, resources: { allocatedResources: undefined, linuxResources: undefined, ports: [] } })
+    expect(partial.resources.memory_mb).toBe(0)
+    expect(partial.resources.linux.cpuset_cgroup).toBe("")
+  })
 })

@@ -3,7 +3,7 @@
  * run of characters, `/` included, `?` any one character, everything else itself. The expected values of the glob
  * and policy tests, independent of src/policy/Glob.ts.
  */
-export const globAsRegExp = (pattern: string): RegExp =>
+const globAsRegExp = (pattern: string): RegExp =>
   new RegExp(
     `^${[...pattern].map((c) => (c === "*" ? "[\\s\\S]*" : c === "?" ? "[\\s\\S]" : c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"))).join("")}$`
   )

@@ -36,6 +36,9 @@ import { parseUlimits } from "../../src/oci/Ulimits.js"
 import { resolveUser } from "../../src/oci/User.js"
 import { allocDir, baseNomad, baseTask } from "../support/ociInput.js"
 
+/** A refusal with this reason and exactly this message. */
+const refusedWith = (reason: string, message: string) => Either.left(expect.objectContaining({ reason, message }))
+
 describe("ramInBytes (go-units RAMInBytes)", () => {
   it.each([
     ["0", 0], ["1", 1], ["1b", 1], ["1B", 1], ["1k", 1024], ["1 kb", 1024], ["1KiB", 1024], ["64m", 67108864],
@@ -78,10 +81,10 @@ describe("resolveUser", () => {
   })
   it.each([":", "a:", ":b", "a:b:c"])("refuses %j", (user) => {
     const result = resolveUser(user, files, "task user")
-    expect(result).toEqual(Either.left(expect.objectContaining({
-      reason: "InvalidUser",
-      message: `invalid task user ${JSON.stringify(user)}: expected user, uid, user:group, uid:gid, user:gid or uid:group`
-    })))
+    expect(result).toEqual(refusedWith(
+      "InvalidUser",
+      `invalid task user ${JSON.stringify(user)}: expected user, uid, user:group, uid:gid, user:gid or uid:group`
+    ))
   })
 })
 
@@ -321,10 +324,10 @@ describe("custom seccomp profiles: each malformed part refused with its own mess
     ["excludes.caps not a list", withRule({ excludes: { caps: "CAP_SYS_ADMIN" } }), "syscalls[0].excludes.caps must be a list of strings"],
     ["excludes.minKernel not a string", withRule({ excludes: { minKernel: 4.8 } }), 'syscalls[0].excludes.minKernel must be a kernel version such as "4.8"']
   ])("%s", (_, profile, problem) => {
-    expect(customSeccompProfile(profile, context)).toEqual(Either.left(expect.objectContaining({
-      reason: "InvalidSeccompProfile",
-      message: `seccomp_profile /p.json is not a valid seccomp profile: ${problem}`
-    })))
+    expect(customSeccompProfile(profile, context)).toEqual(refusedWith(
+      "InvalidSeccompProfile",
+      `seccomp_profile /p.json is not a valid seccomp profile: ${problem}`
+    ))
   })
 
   it("accepts the largest values and leaves out what is empty or zero", () => {
@@ -615,7 +618,7 @@ describe("sysctl keys that are not kernel parameter names", () => {
     ["net.ipv4.conf.all rp_filter", "sysctl \"net.ipv4.conf.all rp_filter\" is not a kernel parameter name"],
     ["kernel.sem\t", "sysctl \"kernel.sem\\t\" is not a kernel parameter name"]
   ])("refuses %j: empty, or with a blank or '='", (key, message) => {
-    expect(checkSysctl(key, false)).toEqual(Either.left(expect.objectContaining({ reason: "InvalidSysctl", message })))
+    expect(checkSysctl(key, false)).toEqual(refusedWith("InvalidSysctl", message))
   })
   const partsRule = "its parts are separated by single dots (or slashes), with no empty, \".\" or \"..\" part"
   it.each([
@@ -624,7 +627,7 @@ describe("sysctl keys that are not kernel parameter names", () => {
     ["net.core.", `sysctl "net.core." is not a kernel parameter name: ${partsRule}`],
     ["net/../core", `sysctl "net/../core" is not a kernel parameter name: ${partsRule}`]
   ])("refuses %j: a part is empty, . or ..", (key, message) => {
-    expect(checkSysctl(key, false)).toEqual(Either.left(expect.objectContaining({ reason: "InvalidSysctl", message })))
+    expect(checkSysctl(key, false)).toEqual(refusedWith("InvalidSysctl", message))
   })
 })
 
@@ -693,36 +696,36 @@ describe("devices and device-plugin devices", () => {
     }]))
   })
   it("refuses a relative device path, naming the option", () => {
-    expect(taskDevices(["dev/fuse"], hostDevices)).toEqual(Either.left(expect.objectContaining({
-      reason: "InvalidDevice",
-      message: "devices: device paths must be absolute, got \"dev/fuse\""
-    })))
-    expect(nomadDevices([pluginDevice("nvidia0", "/dev/nvidia0", "")], hostDevices)).toEqual(Either.left(expect.objectContaining({
-      reason: "InvalidDevice",
-      message: "device-plugin device: device paths must be absolute, got \"nvidia0\""
-    })))
+    expect(taskDevices(["dev/fuse"], hostDevices)).toEqual(refusedWith(
+      "InvalidDevice",
+      "devices: device paths must be absolute, got \"dev/fuse\""
+    ))
+    expect(nomadDevices([pluginDevice("nvidia0", "/dev/nvidia0", "")], hostDevices)).toEqual(refusedWith(
+      "InvalidDevice",
+      "device-plugin device: device paths must be absolute, got \"nvidia0\""
+    ))
   })
   it("refuses a relative task path of a device-plugin device, naming that path", () => {
-    expect(nomadDevices([pluginDevice("/dev/nvidia0", "gpu0", "")], hostDevices)).toEqual(Either.left(expect.objectContaining({
-      reason: "InvalidDevice",
-      message: "device-plugin device: device paths must be absolute, got \"gpu0\""
-    })))
+    expect(nomadDevices([pluginDevice("/dev/nvidia0", "gpu0", "")], hostDevices)).toEqual(refusedWith(
+      "InvalidDevice",
+      "device-plugin device: device paths must be absolute, got \"gpu0\""
+    ))
   })
   it.each(["rwx", "xrw", "a", "R", "rr", "mwm", "rwmr"])("refuses cgroup permissions %j: each of r, w, m at most once", (access) => {
-    expect(nomadDevices([pluginDevice("/dev/nvidia0", "", access)], hostDevices)).toEqual(Either.left(expect.objectContaining({
-      reason: "InvalidDevice",
-      message: `device-plugin device: device permissions "${access}" must be a combination of r, w and m`
-    })))
+    expect(nomadDevices([pluginDevice("/dev/nvidia0", "", access)], hostDevices)).toEqual(refusedWith(
+      "InvalidDevice",
+      `device-plugin device: device permissions "${access}" must be a combination of r, w and m`
+    ))
   })
   it("says which option names a device the node does not have", () => {
-    expect(taskDevices(["/dev/kvm"], hostDevices)).toEqual(Either.left(expect.objectContaining({
-      reason: "DeviceNotFound",
-      message: "devices: /dev/kvm does not exist on this node or is not a device node"
-    })))
-    expect(nomadDevices([pluginDevice("/dev/nvidia1", "", "")], hostDevices)).toEqual(Either.left(expect.objectContaining({
-      reason: "DeviceNotFound",
-      message: "device-plugin device: /dev/nvidia1 does not exist on this node or is not a device node"
-    })))
+    expect(taskDevices(["/dev/kvm"], hostDevices)).toEqual(refusedWith(
+      "DeviceNotFound",
+      "devices: /dev/kvm does not exist on this node or is not a device node"
+    ))
+    expect(nomadDevices([pluginDevice("/dev/nvidia1", "", "")], hostDevices)).toEqual(refusedWith(
+      "DeviceNotFound",
+      "device-plugin device: /dev/nvidia1 does not exist on this node or is not a device node"
+    ))
   })
   it("mergeDevices keeps the devices it is given, replaces one at the same path in place (the first too) and appends the rest", () => {
     const device = (path: string, minor: number) => ({ path, type: "c" as const, major: 1, minor })
@@ -760,10 +763,10 @@ describe("mount parts", () => {
       message: "mount source \"conf/app\" is relative but does not start with local/, secrets/ or alloc/; " +
         "use an absolute host path or a path inside the task's local/, secrets/ or alloc/ directory"
     })))
-    expect(resolveMountSource("local/../secrets/key", nomad)).toEqual(Either.left(expect.objectContaining({
-      reason: "MountSourceEscapes",
-      message: `mount source "local/../secrets/key" leaves the task's local/ directory; ${escapeRule}`
-    })))
+    expect(resolveMountSource("local/../secrets/key", nomad)).toEqual(refusedWith(
+      "MountSourceEscapes",
+      `mount source "local/../secrets/key" leaves the task's local/ directory; ${escapeRule}`
+    ))
   })
   it("checks realpaths only for relative sources it has a realpath for", () => {
     const bind = (source: string) => ({ mounts: [{ type: "bind", target: "/data", source, options: ["ro"] }] })
@@ -773,10 +776,10 @@ describe("mount parts", () => {
     expect(taskMounts(bind("local/conf"), nomad, [], { [local]: local })).toEqual(expected(`${local}/conf`))
     expect(taskMounts(bind("/srv/data"), nomad, [], { "/srv/data": "/mnt/disk/data" })).toEqual(expected("/srv/data"))
     expect(taskMounts(bind("local/conf"), nomad, [], { [`${local}/conf`]: "/etc/shadow" })).toEqual(
-      Either.left(expect.objectContaining({
-        reason: "MountSourceEscapes",
-        message: `mount source "local/conf" is a symbolic link to /etc/shadow, outside the task directory; ${escapeRule}`
-      }))
+      refusedWith(
+        "MountSourceEscapes",
+        `mount source "local/conf" is a symbolic link to /etc/shadow, outside the task directory; ${escapeRule}`
+      )
     )
   })
   it("treats an empty type as volume: a bind mount with rbind added", () => {
@@ -803,20 +806,17 @@ describe("mount parts", () => {
     [{ type: "tmpfs", target: "//", options: [] }, "mount target / would hide the container's root filesystem; choose another target"],
     [{ type: "tmpfs", target: "/local/", options: [] }, "mount target /local is where Nomad mounts the task directory /local; choose another target"]
   ])("refuses %j", (mount, message) => {
-    expect(taskMounts({ mounts: [mount] }, nomad, ["/local"], undefined)).toEqual(Either.left(expect.objectContaining({
-      reason: "InvalidMount",
-      message
-    })))
+    expect(taskMounts({ mounts: [mount] }, nomad, ["/local"], undefined)).toEqual(refusedWith("InvalidMount", message))
   })
   it("mounts a volume at a relative task path under /, and names the allowed propagation modes", () => {
     const volume = (task_path: string, propagation_mode: string) => ({ task_path, host_path: "/srv/vol", readonly: false, propagation_mode })
     expect(nomadVolumeMounts([volume("data/", "")])).toEqual(Either.right([
       { destination: "/data", type: "bind", source: "/srv/vol", options: ["rbind"] }
     ]))
-    expect(nomadVolumeMounts([volume("/data", "slave")])).toEqual(Either.left(expect.objectContaining({
-      reason: "InvalidPropagation",
-      message: "volume mount at /data has propagation_mode \"slave\"; expected \"private\", \"host-to-task\" or \"bidirectional\""
-    })))
+    expect(nomadVolumeMounts([volume("/data", "slave")])).toEqual(refusedWith(
+      "InvalidPropagation",
+      "volume mount at /data has propagation_mode \"slave\"; expected \"private\", \"host-to-task\" or \"bidirectional\""
+    ))
   })
   const at = (destination: string, source = "/srv"): Mount => ({ destination, type: "bind", source, options: ["rbind"] })
   it("mergeMounts replaces the mount at the same cleaned destination in place, the first one too", () => {

@@ -21,24 +21,27 @@ const searchPath = (): ReadonlyArray<string> => [
   ...new Set([...(process.env["PATH"] ?? "").split(":"), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
 ].filter((dir) => dir !== "")
 
-export const findOnPath = (binary: string): string | undefined =>
-  searchPath().map((dir) => path.join(dir, binary)).find((file) => fs.existsSync(file))
+/** Whether a file exists on the node: the real file system, or a described node in tests. */
+export type FileExists = (file: string) => boolean
+
+export const findOnPath = (binary: string, exists: FileExists = fs.existsSync): string | undefined =>
+  searchPath().map((dir) => path.join(dir, binary)).find(exists)
 
 /** Why the configured runtime would not run here, if it would not. */
-const runtimeWarning = (active: ActiveConfig): ReadonlyArray<string> => {
+const runtimeWarning = (active: ActiveConfig, exists: FileExists): ReadonlyArray<string> => {
   const parsed = parseRuntime(active.config.containerd_runtime, "containerd_runtime")
   if (Either.isLeft(parsed)) return [parsed.left.message]
   const runtime = parsed.right
   const option = `containerd_runtime ${JSON.stringify(active.config.containerd_runtime)}`
   if (runtime.name.startsWith("/")) {
-    return fs.existsSync(runtime.name) ? [] : [`${option}: there is no shim binary at ${runtime.name}; tasks will fail to start`]
+    return exists(runtime.name) ? [] : [`${option}: there is no shim binary at ${runtime.name}; tasks will fail to start`]
   }
   const shim = shimBinary(runtime.name)
   const missing: Array<string> = []
-  if (shim !== undefined && findOnPath(shim) === undefined) {
+  if (shim !== undefined && findOnPath(shim, exists) === undefined) {
     missing.push(`${option}: containerd runs it with ${shim}, which is not on this node's PATH; tasks will fail to start`)
   }
-  if (runtime.binaryName !== undefined && findOnPath(runtime.binaryName) === undefined) {
+  if (runtime.binaryName !== undefined && findOnPath(runtime.binaryName, exists) === undefined) {
     missing.push(
       `${option}: the runc shim would run the binary ${runtime.binaryName}, which is not on this node's PATH; tasks will fail to start`
     )
@@ -46,11 +49,11 @@ const runtimeWarning = (active: ActiveConfig): ReadonlyArray<string> => {
   return missing
 }
 
-const authConfigWarning = (active: ActiveConfig): ReadonlyArray<string> => {
+const authConfigWarning = (active: ActiveConfig, exists: FileExists): ReadonlyArray<string> => {
   const file = active.config.auth?.config
   if (file === undefined || file === "") return []
-  return fs.existsSync(file) ? [] : [`auth.config ${JSON.stringify(file)} does not exist; registry credentials from it are not available`]
+  return exists(file) ? [] : [`auth.config ${JSON.stringify(file)} does not exist; registry credentials from it are not available`]
 }
 
-export const nodeWarnings = (active: ActiveConfig): Effect.Effect<ReadonlyArray<string>> =>
-  Effect.sync(() => [...configWarnings(active.config), ...runtimeWarning(active), ...authConfigWarning(active)])
+export const nodeWarnings = (active: ActiveConfig, exists: FileExists = fs.existsSync): Effect.Effect<ReadonlyArray<string>> =>
+  Effect.sync(() => [...configWarnings(active.config), ...runtimeWarning(active, exists), ...authConfigWarning(active, exists)])

@@ -61,13 +61,19 @@ if (unknown.length > 0) {
 }
 const chosen = reportOnly ? [] : args.length > 0 ? args : Object.keys(parts)
 if (chosen.length > 0) buildOracle()
+const failed = []
 for (const part of chosen) {
   console.log(`\n== mutate: ${part} (${parts[part].join(", ")})`)
   const status = stryker(["--mutate", parts[part].join(","), "--incrementalFile", `${dir}/${part}.incremental.json`], {
     STRYKER_REPORT: part
   })
-  if (status !== 0) console.error(`mutate: the ${part} part failed (exit ${status}); its previous report, if any, is kept`)
+  if (status !== 0) {
+    console.error(`mutate: the ${part} part failed (exit ${status}); its previous report, if any, is kept`)
+    failed.push(part)
+  }
 }
+// A part that failed still lets the others run and the table print, but the command fails.
+process.exitCode = failed.length > 0 ? 1 : 0
 
 // Stryker's mutation score: detected (killed or timed out) over every mutant with a verdict (detected, survived,
 // or covered by no test). Ignored mutants (static ones, see stryker.config.mjs) have no verdict.
@@ -95,7 +101,7 @@ for (const part of Object.keys(parts)) {
 }
 if (rows.length === 0) {
   console.log("mutate: no part has a report yet")
-  process.exit(0)
+  process.exit()
 }
 
 if (args.includes("--survivors")) {
@@ -113,7 +119,7 @@ if (args.includes("--survivors")) {
       console.log(`      ${lines[at - 1]?.trim().slice(0, 110)}`)
     }
   }
-  process.exit(0)
+  process.exit()
 }
 const total = count(rows.flatMap((row) => row.mutants))
 const missing = Object.keys(parts).filter((p) => !rows.some((r) => r.part === p))

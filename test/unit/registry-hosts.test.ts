@@ -9,8 +9,10 @@ import {
   baseUrlOf,
   hostDirectories,
   type HostsDocument,
+  hostsFileFor,
   legacyTlsSettings,
   namespaceHosts,
+  noHostCan,
   parseHostsToml,
   type RegistryHost
 } from "../../src/image/RegistryHosts.js"
@@ -31,6 +33,10 @@ describe("the directory of a domain", () => {
     expect(hostDirectories("docker.io")).toEqual(["docker.io", "_default"])
     expect(hostDirectories("[::1]:5000")).toEqual(["[::1]_5000_", "[::1]:5000", "_default"])
   })
+
+  it("names <hosts dir>/<host:port>/hosts.toml as the file to write for a domain (containerd's docs/hosts.md)", () => {
+    expect(hostsFileFor("/etc/containerd/certs.d", "registry.example.com:5000")).toBe("/etc/containerd/certs.d/registry.example.com:5000/hosts.toml")
+  })
 })
 
 describe("hosts.toml", () => {
@@ -49,6 +55,20 @@ describe("hosts.toml", () => {
       ["mirror", "https://mirror-without-scheme.example/v2", ["pull", "resolve", "push"]],
       ["server", "https://registry-1.docker.io/v2", ["pull", "resolve", "push"]]
     ])
+  })
+
+  it("reads capabilities case-insensitively, and an empty list as every capability (containerd: len(Capabilities) > 0)", () => {
+    const [upper, empty, server] = hostsOf("registry.example.com", `
+      capabilities = ["push"]
+      server = "https://registry.example.com"
+      [host."https://upper.example"]
+        capabilities = ["PULL", "Push"]
+      [host."https://empty.example"]
+        capabilities = []
+    `)
+    expect(upper?.capabilities).toEqual(["pull", "push"])
+    expect(empty?.capabilities).toEqual(["pull", "resolve", "push"])
+    expect(server?.capabilities).toEqual(["push"])
   })
 
   it.prop(
@@ -74,6 +94,29 @@ describe("hosts.toml", () => {
       "https://proxy.example/v2",
       "https://non-compliant.example/v2/upstream",
       "https://registry.example.com/v2"
+    ])
+    // containerd: path.Clean, then "/v2" unless the path ends with it (a path starting with /v2 does not count).
+    expect(hostsOf("registry.example.com", `
+      [host."https://a.example/v2/upstream"]
+      [host."https://b.example/api/v2"]
+      [host."https://c.example/v2/"]
+    `).map(baseUrlOf)).toEqual([
+      "https://a.example/v2/upstream/v2",
+      "https://b.example/api/v2",
+      "https://c.example/v2",
+      "https://registry.example.com/v2"
+    ])
+  })
+
+  it("takes a host without a scheme as HTTPS even when its path holds \"://\" (a scheme is read at the start only)", () => {
+    const [server] = hostsOf("registry.example.com", `server = "registry.example.com/mirror/http://upstream"`)
+    expect(baseUrlOf(server!)).toBe("https://registry.example.com/mirror/http:/upstream/v2")
+  })
+
+  it("takes server = \"\" as no server: the default server, as containerd does", () => {
+    const hosts = hostsOf("registry.example.com", `server = ""`)
+    expect(hosts.map((host) => [host.role, baseUrlOf(host), host.credentialKey])).toEqual([
+      ["server", "https://registry.example.com/v2", "registry.example.com"]
     ])
   })
 
@@ -136,7 +179,36 @@ describe("hosts.toml", () => {
     expect(parseError(`server = "ftp://registry.example"`)).toContain("is not an http:// or https:// URL")
     expect(parseError(`[host."https://"]`)).toContain("is not a URL")
     expect(parseError(`server = "https://r.example/?a=b"`)).toContain("may not have a query")
-    expect(parseError(`server = "https://r.example"\nserver = "https://s"`)).toMatch(/line 2/)
+  })
+
+  it("reports server and host written inside a [host] entry as ignored (they mean something at the root only)", () => {
+    expect(parse(`[host."https://m"]\nserver = "https://s"\nhost = "x"\n`).ignored).toEqual([`host."https://m".server`, `host."https://m".host`])
+  })
+
+  it("says which key holds a value of the wrong type, and what it holds", () => {
+    expect(parseError(`skip_verify = ["true"]`)).toBe("skip_verify must be true or false, not an array")
+    expect(parseError(`server = { url = "https://r.example" }`)).toBe("server must be a string, not a table")
+    expect(parseError(`[host."https://m"]\noverride_path = "yes"`)).toBe(`host."https://m".override_path must be true or false, not a string`)
+    expect(parseError(`ca = ["a.pem", 1]`)).toBe("ca must be a string or an array of strings, not an array")
+    expect(parseError(`client = 5`)).toBe("client must be a file, an array of files or an array of [certificate, key] pairs, not number")
+    expect(parseError(`client = [["client.cert", 1]]`)).toBe("client: each entry must be a file or a [certificate, key] pair of files")
+    expect(parseError(`header = "x-a: 1"`)).toBe("header must be a table of header names, not a string")
+    expect(parseError(`header = ["x-a"]`)).toBe("header must be a table of header names, not an array")
+    expect(parseError(`header = 1979-05-27T07:32:00Z`)).toBe("header must be a table of header names, not object")
+    expect(parseError(`[header]\nx-a = 1`)).toBe("header.x-a must be a string or an array of strings, not number")
+    expect(parseError(`[host."https://m".header]\nx-a = [1]`)).toBe(`host."https://m".header.x-a must be a string or an array of strings, not an array`)
+    expect(parseError(`host = "https://m"`)).toBe(`host must be a table of [host."https://…"] entries`)
+    expect(parseError(`[host]\n"https://m" = 1`)).toBe(`host."https://m" must be a table`)
+  })
+
+  it("refuses a server URL it would have to guess about, with the message the operator sees", () => {
+    expect(parseError(`server = "ftp://registry.example"`)).toBe(`server: "ftp://registry.example" is not an http:// or https:// URL`)
+    const credentials = `server: "https://…@registry.example" holds credentials; credentials belong in an auth block, config.json or a credential helper`
+    expect(parseError(`server = "https://user@registry.example"`)).toBe(credentials)
+    expect(parseError(`server = "https://:secret@registry.example"`)).toBe(credentials)
+    expect(parseError(`server = "https://r.example/#top"`)).toBe(`server: "https://r.example/#top" may not have a query or a fragment`)
+    expect(parseError(`server = "https://r.example"\nserver = "https://s"`))
+      .toBe("not valid TOML: trying to redefine an already defined table or value (line 2, column 1)")
   })
 })
 
@@ -152,6 +224,15 @@ describe("the hosts of a namespace without configuration", () => {
     expect(only("localhost:5000")).toBe("http://localhost:5000/v2")
     expect(only("registry.internal:5000", ["registry.internal"])).toBe("http://registry.internal:5000/v2")
     expect(only("registry.internal:5000")).toBe("https://registry.internal:5000/v2")
+    expect(only("docker.io", ["registry-1.docker.io"])).toBe("https://registry-1.docker.io/v2")
+  })
+
+  it("a loopback default server is HTTPS once a hosts.toml gives it any TLS setting (ca, client or skip_verify)", () => {
+    const server = (text: string) => baseUrlOf(hostsOf("127.0.0.1:5000", text).at(-1)!)
+    expect(server(`capabilities = ["pull"]`)).toBe("http://127.0.0.1:5000/v2")
+    expect(server(`ca = "ca.pem"`)).toBe("https://127.0.0.1:5000/v2")
+    expect(server(`client = "client.pem"`)).toBe("https://127.0.0.1:5000/v2")
+    expect(server(`skip_verify = true`)).toBe("https://127.0.0.1:5000/v2")
   })
 
   it("with Docker's certificate files: CAs, client pairs (a .cert without .key holds its key), and HTTPS even on loopback", () => {
@@ -164,8 +245,37 @@ describe("the hosts of a namespace without configuration", () => {
       ],
       skipVerify: false
     })
-    const { hosts } = namespaceHosts("127.0.0.1:5002", { _tag: "CertificateFiles", dir: "/d/127.0.0.1:5002", tls }, [])
-    expect(baseUrlOf(hosts[0]!)).toBe("https://127.0.0.1:5002/v2")
+    expect(namespaceHosts("127.0.0.1:5002", { _tag: "CertificateFiles", dir: "/d/127.0.0.1:5002", tls }, [])).toEqual({
+      domain: "127.0.0.1:5002",
+      source: { _tag: "CertificateFiles", dir: "/d/127.0.0.1:5002" },
+      hosts: [{
+        scheme: "https",
+        host: "127.0.0.1:5002",
+        path: "/v2",
+        capabilities: ["pull", "resolve", "push"],
+        tls: {
+          caFiles: ["/d/127.0.0.1:5002/ca.crt"],
+          clientPairs: [
+            { cert: "/d/127.0.0.1:5002/client.cert", key: "/d/127.0.0.1:5002/client.key" },
+            { cert: "/d/127.0.0.1:5002/solo.cert", key: undefined }
+          ],
+          skipVerify: false
+        },
+        headers: [],
+        role: "server",
+        credentialKey: "127.0.0.1:5002",
+        staticAuth: true
+      }],
+      ignored: []
+    })
+  })
+
+  it("takes Docker's certificate files in file-name order (containerd reads them with os.ReadDir, which sorts)", () => {
+    expect(legacyTlsSettings("/d/r", ["b.crt", "a.crt", "z.cert", "y.cert", "z.key"])).toEqual({
+      caFiles: ["/d/r/a.crt", "/d/r/b.crt"],
+      clientPairs: [{ cert: "/d/r/y.cert", key: undefined }, { cert: "/d/r/z.cert", key: "/d/r/z.key" }],
+      skipVerify: false
+    })
   })
 
   it("a hosts.toml without server ends with the default server, which can do everything at /v2", () => {
@@ -189,6 +299,9 @@ describe("API URLs", () => {
     expect(apiUrl(own, "r.example", "a/b", "blobs/sha256:00").href).toBe("https://r.example/v2/a/b/blobs/sha256:00")
     const overridden = host(`[host."https://n.example/api/upstream"]\noverride_path = true`, "r.example")
     expect(apiUrl(overridden, "r.example", "a/b", "manifests/v1").href).toBe("https://n.example/api/upstream/a/b/manifests/v1?ns=r.example")
+    // Docker Hub's API host is the domain's own for docker.io only; as another namespace's mirror it is told the namespace.
+    const hubAsMirror = host(`[host."https://registry-1.docker.io"]`, "ghcr.io")
+    expect(apiUrl(hubAsMirror, "ghcr.io", "a/b", "manifests/v1").href).toBe("https://registry-1.docker.io/v2/a/b/manifests/v1?ns=ghcr.io")
   })
 })
 
@@ -211,6 +324,38 @@ describe("every host failed", () => {
         "mirror http://127.0.0.1:5999/v2: cannot reach registry 127.0.0.1:5999 (ECONNREFUSED); " +
         "mirror https://m2.example/v2: registry m2.example did not answer within 30 seconds (earlier in this pull, so not asked again); " +
         "server https://registry-1.docker.io/v2: manifest unknown: docker.io/library/busybox:latest"
+    )
+  })
+
+  it("keeps the temporary hint, once, at the end when the last host's failure is temporary", () => {
+    const error = allHostsFailed("docker.io", "docker.io/library/busybox:latest", [
+      { host: h("https://m.example", "mirror"), error: new RegistryError({ reason: "ManifestUnknown", message: "manifest unknown: docker.io/library/busybox:latest" }), skipped: false },
+      { host: h("https://registry-1.docker.io", "server"), error: new RegistryError({ reason: "Timeout", message: `registry registry-1.docker.io did not answer within 30 seconds; this error is temporary; the pull can be retried` }), skipped: false }
+    ])
+    expect(error.reason).toBe("Timeout")
+    expect(error.message).toBe(
+      "no host of docker.io could serve docker.io/library/busybox:latest; tried in order: " +
+        "mirror https://m.example/v2: manifest unknown: docker.io/library/busybox:latest; " +
+        "server https://registry-1.docker.io/v2: registry registry-1.docker.io did not answer within 30 seconds; " +
+        "this error is temporary; the pull can be retried"
+    )
+  })
+})
+
+describe("no host has a capability", () => {
+  it("is a protocol error naming the capabilities and the hosts.toml that withholds them", () => {
+    const namespace = namespaceHosts("docker.io", {
+      _tag: "HostsFile",
+      file: "/h/docker.io/hosts.toml",
+      document: parse(`server = "https://registry-1.docker.io"\ncapabilities = ["pull"]\n[host."https://m.example"]\ncapabilities = ["pull"]`, "/h/docker.io")
+    }, [])
+    const both = noHostCan(namespace, ["pull", "resolve"], "docker.io/library/busybox:latest")
+    expect([both.reason, both.message]).toEqual([
+      "Protocol",
+      `no host configured for docker.io has the "pull" and "resolve" capabilities, needed to pull docker.io/library/busybox:latest (see capabilities in /h/docker.io/hosts.toml)`
+    ])
+    expect(noHostCan(namespace, ["resolve"], "docker.io/library/busybox:latest").message).toBe(
+      `no host configured for docker.io has the "resolve" capability, needed to pull docker.io/library/busybox:latest (see capabilities in /h/docker.io/hosts.toml)`
     )
   })
 })

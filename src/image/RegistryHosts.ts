@@ -116,8 +116,14 @@ type Table = Record<string, unknown>
 const isTable = (value: unknown): value is Table =>
   typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date)
 
+/** A TOML value's type as the user wrote it: smol-toml gives numbers, booleans and dates (a Date) besides these. */
 const typeName = (value: unknown): string =>
-  Array.isArray(value) ? "an array" : isTable(value) ? "a table" : typeof value === "string" ? "a string" : `${typeof value}`
+  Array.isArray(value) ? "an array"
+  : isTable(value) ? "a table"
+  : value instanceof Date ? "a date"
+  : typeof value === "string" ? "a string"
+  : typeof value === "boolean" ? "a boolean"
+  : "a number"
 
 class Invalid {
   constructor(readonly message: string) {}

@@ -45,13 +45,33 @@ describe("Platform.normalize", () => {
     [p("linux", "arm", "6"), "linux/arm/v6"],
     [p("linux", "arm", "5"), "linux/arm/v5"],
     [p("macos", "arm64"), "darwin/arm64"],
-    [p("", "amd64"), "linux/amd64"]
+    [p("", "amd64"), "linux/amd64"],
+    [p("linux", "arm", "8"), "linux/arm/v8"],
+    [p("linux", "arm", "v8"), "linux/arm/v8"],
+    [p("linux", "arm64", "v9"), "linux/arm64/v9"],
+    [p("linux", "amd64", "v2"), "linux/amd64/v2"]
   ]
   for (const [input, expected] of cases) {
     it(`${JSON.stringify(input)} → ${expected}`, () => {
       expect(Platform.format(Platform.normalize(input))).toBe(expected)
     })
   }
+
+  it("keeps os.version and os.features as given, and adds neither when absent", () => {
+    const windows: Platform.Platform = {
+      os: "Windows",
+      architecture: "x86_64",
+      "os.version": "10.0.17763.1040",
+      "os.features": ["win32k"]
+    }
+    expect(Platform.normalize(windows)).toStrictEqual({
+      os: "windows",
+      architecture: "amd64",
+      "os.version": "10.0.17763.1040",
+      "os.features": ["win32k"]
+    })
+    expect(Platform.normalize(p("Linux", "aarch64"))).toStrictEqual({ os: "linux", architecture: "arm64" })
+  })
 
   it.prop("is idempotent", [fc.record({
     os: fc.constantFrom("linux", "Linux", "windows", "macos", ""),
@@ -74,6 +94,11 @@ describe("Platform.fromNode / host", () => {
     expect(Platform.fromNode("win32", "x64")).toEqual(p("windows", "amd64"))
   })
 
+  it("uses the ARM version for 32-bit ARM only", () => {
+    expect(Platform.fromNode("linux", "x64", "7")).toStrictEqual({ os: "linux", architecture: "amd64" })
+    expect(Platform.fromNode("linux", "arm64", "7")).toStrictEqual({ os: "linux", architecture: "arm64" })
+  })
+
   it("host() describes this process", () => {
     const host = Platform.host()
     expect(host.os).toBe(process.platform === "win32" ? "windows" : process.platform)
@@ -92,11 +117,31 @@ describe("Platform.parse", () => {
     expect(Platform.parse("arm/v6")).toEqual(Either.right(p("linux", "arm", "v6")))
     expect(Platform.parse("aarch64")).toEqual(Either.right(p("linux", "arm64")))
   })
+  it("keeps the variant of a three-part specifier", () => {
+    expect(Platform.parse("linux/arm/v6")).toEqual(Either.right(p("linux", "arm", "v6")))
+    expect(Platform.parse("linux/amd64/v3")).toEqual(Either.right(p("linux", "amd64", "v3")))
+  })
+  it("reads the first of two parts as the OS when it is linux, windows, darwin or freebsd", () => {
+    expect(Platform.parse("windows/amd64")).toEqual(Either.right(p("windows", "amd64")))
+    expect(Platform.parse("darwin/arm64")).toEqual(Either.right(p("darwin", "arm64")))
+    expect(Platform.parse("freebsd/amd64")).toEqual(Either.right(p("freebsd", "amd64")))
+    expect(Platform.parse("Linux/amd64")).toEqual(Either.right(p("linux", "amd64")))
+    expect(Platform.parse("arm64/v8")).toEqual(Either.right(p("linux", "arm64")))
+  })
   it("rejects malformed specifiers with the input in the message", () => {
     const result = Platform.parse("linux//amd64")
     expect(Either.isLeft(result)).toBe(true)
     if (Either.isLeft(result)) expect(result.left.message).toContain("\"linux//amd64\"")
     expect(Either.isLeft(Platform.parse("a/b/c/d"))).toBe(true)
+  })
+  it("refuses any character outside letters, digits, _ . - in any part, with the reason and a usage hint", () => {
+    for (const specifier of ["linux/amd64!", "linux/$amd64", "linux/amd 64", "", "linux/"]) {
+      const result = Platform.parse(specifier)
+      expect(Either.isLeft(result) && { reason: result.left.reason, message: result.left.message }).toEqual({
+        reason: "InvalidSpecifier",
+        message: `invalid platform ${JSON.stringify(specifier)}: expected os/arch[/variant], e.g. linux/arm64`
+      })
+    }
   })
 })
 
@@ -190,6 +235,19 @@ describe("Platform.selectManifest", () => {
     expect(selected(attested, p("linux", "amd64"))).toBeUndefined()
   })
 
+  it("keeps index order among entries of equal rank (a stable sort, as containerd's)", () => {
+    const ties = index(
+      entry("n1"),
+      entry("i", p("linux", "386")),
+      entry("a", p("linux", "amd64")),
+      entry("n2"),
+      entry("b", p("linux", "x86_64"))
+    )
+    const order = Platform.orderManifests(ties.manifests, Platform.only(p("linux", "amd64")))
+      .map((m) => m.digest.slice(7, 9).replace(/0+$/, ""))
+    expect(order).toEqual(["a", "b", "i", "n1", "n2"])
+  })
+
   it("handles Docker manifest lists the same way", () => {
     const list: Manifest.ImageIndex = {
       schemaVersion: 2,
@@ -206,6 +264,16 @@ describe("Platform.selectManifest", () => {
     const armOnly = index(entry("b", p("linux", "arm64", "v8")))
     expect(Platform.selectManifest(armOnly, p("linux", "amd64"))).toEqual(Option.none())
     expect(Platform.offered(armOnly)).toEqual(["linux/arm64"])
+  })
+
+  it("offers normalised platforms, leaving out attestations and entries without a platform", () => {
+    const mixed = index(
+      entry("a", p("linux", "x86_64")),
+      entry("x", p("unknown", "unknown"), { annotations: { "vnd.docker.reference.type": "attestation-manifest" } }),
+      entry("n"),
+      entry("c", p("linux", "armhf"))
+    )
+    expect(Platform.offered(mixed)).toEqual(["linux/amd64", "linux/arm/v7"])
   })
 
   it.prop(

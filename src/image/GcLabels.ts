@@ -40,20 +40,17 @@ const childPrefix = (mediaType: string): string => {
 
 /**
  * GC reference labels a parent carries for its children, numbered per key prefix in child order: index →
- * `m.<i>` per manifest; manifest → `config` and `l.<i>` per layer; anything else `<i>`.
+ * `m.<i>` per manifest; manifest → `config` and `l.<i>` per layer; anything else `<i>`. A key without a trailing
+ * `.` is numbered from its second use on (`config1`), as containerd's images.SetChildrenMappedLabels does.
  */
 export const childLabels = (children: ReadonlyArray<Descriptor>): Record<string, string> => {
   const counters = new Map<string, number>()
   const labels: Record<string, string> = {}
   for (const child of children) {
     const prefix = childPrefix(child.mediaType)
-    if (prefix.endsWith(".")) {
-      const n = counters.get(prefix) ?? 0
-      counters.set(prefix, n + 1)
-      labels[`${prefix}${n}`] = child.digest
-    } else {
-      labels[prefix] = child.digest
-    }
+    const n = counters.get(prefix) ?? 0
+    counters.set(prefix, n + 1)
+    labels[n > 0 || prefix.endsWith(".") ? `${prefix}${n}` : prefix] = child.digest
   }
   return labels
 }

@@ -37,6 +37,56 @@ describe("endpointFor (host mapping and scheme)", () => {
   })
 })
 
+describe("splitHostPort / isListedInsecure / baseUrl", () => {
+  // Go's net.SplitHostPort: "[v6]:port", "host:port", ":port"; one colon only outside brackets.
+  it("splits host[:port] and [v6][:port], leaving the port out when there is none", () => {
+    expect(Protocol.splitHostPort("registry.example.com:5000")).toStrictEqual({ hostname: "registry.example.com", port: "5000" })
+    expect(Protocol.splitHostPort(":5000")).toStrictEqual({ hostname: "", port: "5000" })
+    expect(Protocol.splitHostPort("registry.example.com")).toStrictEqual({ hostname: "registry.example.com" })
+    expect(Protocol.splitHostPort("[fd00::1]:5000")).toStrictEqual({ hostname: "fd00::1", port: "5000" })
+    expect(Protocol.splitHostPort("[fd00::1]")).toStrictEqual({ hostname: "fd00::1" })
+    expect(Protocol.splitHostPort("fd00::1")).toStrictEqual({ hostname: "fd00::1" })
+  })
+  it("takes everything after an unclosed bracket as the hostname", () => {
+    expect(Protocol.splitHostPort("[fd00::1")).toStrictEqual({ hostname: "fd00::1" })
+    expect(Protocol.splitHostPort("[fd00::1:5000")).toStrictEqual({ hostname: "fd00::1:5000" })
+  })
+  it("counts only ::1 and IPv4-mapped 127/8 as IPv6 loopback", () => {
+    expect(Protocol.isLoopback("[::2]")).toBe(false)
+    expect(Protocol.isLoopback("[2001:db8::1]:5000")).toBe(false)
+    expect(Protocol.isLoopback("[::ffff:10.0.0.1]")).toBe(false)
+  })
+  it("reads entries trimmed, case-insensitively, with a leading scheme and trailing slashes removed", () => {
+    expect(Protocol.isListedInsecure("registry.internal:5000", ["  Registry.Internal:5000  "])).toBe(true)
+    expect(Protocol.isListedInsecure("registry.internal:5000", ["https://registry.internal:5000//"])).toBe(true)
+    // Only a leading scheme is removed: an entry with a path names no host.
+    expect(Protocol.isListedInsecure("registry.internal", ["registry.internal/http://"])).toBe(false)
+  })
+  it("matches IPv4 literals inside a CIDR entry, /0 to /32", () => {
+    expect(Protocol.isListedInsecure("192.168.100.77:5000", ["192.168.100.0/24"])).toBe(true)
+    expect(Protocol.isListedInsecure("192.168.101.77:5000", ["192.168.100.0/24"])).toBe(false)
+    expect(Protocol.isListedInsecure("172.16.5.200", ["172.16.5.128/25"])).toBe(true)
+    expect(Protocol.isListedInsecure("172.16.5.100", ["172.16.5.128/25"])).toBe(false)
+    expect(Protocol.isListedInsecure("10.1.2.3", ["10.1.2.3/32"])).toBe(true)
+    expect(Protocol.isListedInsecure("10.1.2.4", ["10.1.2.3/32"])).toBe(false)
+    expect(Protocol.isListedInsecure("203.0.113.9", ["0.0.0.0/0"])).toBe(true)
+  })
+  it("lists nothing for malformed CIDR entries, and no host name or IPv6 literal for a CIDR", () => {
+    expect(Protocol.isListedInsecure("11.0.0.1", ["10.0.0.0/33"])).toBe(false)
+    expect(Protocol.isListedInsecure("10.0.0.1", ["10.0.0.0/123"])).toBe(false)
+    expect(Protocol.isListedInsecure("10.0.0.1", ["net10.0.0.0/8"])).toBe(false)
+    expect(Protocol.isListedInsecure("231.1.2.3", ["999.0.0.0/8"])).toBe(false)
+    expect(Protocol.isListedInsecure("registry.example.com", ["0.0.0.0/0"])).toBe(false)
+    expect(Protocol.isListedInsecure("[fd00::1]:5000", ["0.0.0.0/0"])).toBe(false)
+  })
+  it("lets an insecure_registries entry for docker.io cover registry-1.docker.io", () => {
+    expect(Protocol.endpointFor("docker.io", ["docker.io"])).toEqual({ scheme: "http", host: "registry-1.docker.io" })
+  })
+  it("builds the base URL from scheme and host", () => {
+    expect(Protocol.baseUrl({ scheme: "http", host: "[::1]:5000" })).toBe("http://[::1]:5000")
+  })
+})
+
 describe("mayForwardAuthorization", () => {
   const registry = new URL("https://registry.example.com")
   it("keeps Authorization on the same scheme, host and port only", () => {

@@ -123,6 +123,25 @@ describe("parseChallenges", () => {
       { scheme: "negotiate", params: {} }
     ])
   })
+  it("allows optional whitespace (spaces and tabs) around '=' (RFC 7235 auth-param: token BWS \"=\" BWS value)", () => {
+    expect(Protocol.parseChallenges(["Bearer realm = \"https://auth.example.com/token\" ,\tservice\t=\tregistry.example.com"]))
+      .toEqual([{ scheme: "bearer", params: { realm: "https://auth.example.com/token", service: "registry.example.com" } }])
+  })
+  it("unescapes quoted-pairs in quoted strings (RFC 7230 quoted-pair: backslash and any character)", () => {
+    const [challenge] = Protocol.parseChallenges([
+      String.raw`Bearer realm="https://auth.example.com/token",error_description="a \"quoted\" word, a \\ backslash"`
+    ])
+    expect(challenge?.params["error_description"]).toBe("a \"quoted\" word, a \\ backslash")
+    expect(challenge?.params["realm"]).toBe("https://auth.example.com/token")
+  })
+  it("ends an unterminated quoted string at the end of the header, keeping a last lone backslash", () => {
+    expect(Protocol.parseChallenges(["Bearer realm=\"https://auth.example.com/token"])).toEqual([
+      { scheme: "bearer", params: { realm: "https://auth.example.com/token" } }
+    ])
+    expect(Protocol.parseChallenges(["Bearer realm=\"abc\\"])).toEqual([
+      { scheme: "bearer", params: { realm: "abc\\" } }
+    ])
+  })
   it.prop("never throws on arbitrary header text", [fc.array(fc.string({ maxLength: 80 }), { maxLength: 3 })], ([values]) => {
     expect(Array.isArray(Protocol.parseChallenges(values))).toBe(true)
   })

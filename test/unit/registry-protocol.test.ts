@@ -165,6 +165,53 @@ describe("token requests and responses", () => {
     expect(Protocol.tokenUrl({ scheme: "bearer", params: {} }, [])).toEqual(Option.none())
     expect(Protocol.tokenUrl({ scheme: "bearer", params: { realm: "file:///etc/passwd" } }, [])).toEqual(Option.none())
   })
+  it("requests the pull scope alone when the challenge names none, and ignores repeated spaces", () => {
+    const bare: Protocol.Challenge = { scheme: "bearer", params: { realm: "https://auth.example.com/token" } }
+    expect(Protocol.tokenScopes(bare, "repository:team/app:pull")).toEqual(["repository:team/app:pull"])
+    const spaced: Protocol.Challenge = { scheme: "bearer", params: { scope: " repository:a:pull  repository:b:pull " } }
+    expect(Protocol.tokenScopes(spaced, "repository:a:pull")).toEqual(["repository:a:pull", "repository:b:pull"])
+  })
+  it("sends no service parameter when the challenge has none (form-encoded scope, as Go's url.Values.Encode)", () => {
+    const url = Protocol.tokenUrl({ scheme: "bearer", params: { realm: "https://auth.example.com/token" } }, [
+      "repository:team/app:pull"
+    ])
+    expect(Option.map(url, (u) => u.href)).toEqual(
+      Option.some("https://auth.example.com/token?scope=repository%3Ateam%2Fapp%3Apull")
+    )
+  })
+  it("refuses a realm that is not a URL", () => {
+    expect(Protocol.tokenUrl({ scheme: "bearer", params: { realm: "auth.example.com/token" } }, [])).toEqual(Option.none())
+  })
+  it("repeats only a single media type in Accept, never a list", () => {
+    expect(Protocol.isMediaTypeToken("application/vnd.oci.image.index.v1+json")).toBe(true)
+    expect(Protocol.isMediaTypeToken("text/html, application/json")).toBe(false)
+  })
+  it("says what is wrong with a token response", () => {
+    const failure = (body: string) => Either.flip(Protocol.parseTokenResponse(body))
+    expect(failure("<html>")).toEqual(Either.right("the token service answered with something that is not JSON"))
+    for (const body of ["5", "null", "\"a-token\""]) {
+      expect(failure(body)).toEqual(Either.right("the token service answered with no JSON object"))
+    }
+    for (const body of ["{}", "[]", "{\"token\":\"\"}", "{\"token\":5,\"access_token\":\"\"}", "{\"access_token\":5}"]) {
+      expect(failure(body)).toEqual(Either.right("the token service answered without a token"))
+    }
+    expect(failure("{\"token\":\"a b\"}")).toEqual(Either.right(
+      "the token service answered with a token that cannot be sent in an HTTP header (it holds spaces, control " +
+        "characters such as CR/LF, or non-ASCII characters)"
+    ))
+  })
+  it("falls back to access_token when token is empty (Docker token spec: either field may carry the token)", () => {
+    expect(Protocol.parseTokenResponse("{\"token\":\"\",\"access_token\":\"b\"}")).toEqual(
+      Either.right({ token: "b", expiresInSeconds: 60 })
+    )
+  })
+  it("uses 60 s for an expires_in that is not a positive finite number of seconds", () => {
+    for (const expires of ["0", "-5", "\"300\"", "1e400", "null"]) {
+      expect(Protocol.parseTokenResponse(`{"token":"a","expires_in":${expires}}`)).toEqual(
+        Either.right({ token: "a", expiresInSeconds: 60 })
+      )
+    }
+  })
   it("accepts token or access_token, defaulting the lifetime to 60 s", () => {
     expect(Protocol.parseTokenResponse("{\"token\":\"a\",\"expires_in\":300}")).toEqual(
       Either.right({ token: "a", expiresInSeconds: 300 })

@@ -351,7 +351,7 @@ export const failureFor = (
   if (status === 429 || code === "TOOMANYREQUESTS") {
     return new RegistryError({
       reason: "Unreachable",
-      message: `registry ${context.host} is rate limiting requests (HTTP 429) while pulling ${context.subject}; ` +
+      message: `registry ${context.host} is rate limiting requests (HTTP ${status}) while pulling ${context.subject}; ` +
         TEMPORARY_HINT
     })
   }

@@ -273,6 +273,57 @@ describe("failureFor (status → RegistryError)", () => {
     expect(error.message).toContain("HTTP 418")
     expect(error.message).toContain(ctx.subject)
   })
+  const denied = "pull access denied, repository does not exist or may require authorization"
+  it("says access denied for a 401 without a body, and leaves out an empty server message", () => {
+    expect(Protocol.failureFor(401, Option.none(), ctx).message).toBe(`${denied}: 127.0.0.1:5000/test/app:v1`)
+    expect(Protocol.failureFor(401, body("UNAUTHORIZED", ""), ctx).message).toBe(
+      `${denied}: 127.0.0.1:5000/test/app:v1: server message: unauthorized`
+    )
+  })
+  // OCI distribution spec error codes: DENIED/UNAUTHORIZED, NAME_UNKNOWN, MANIFEST_UNKNOWN, BLOB_UNKNOWN and
+  // Docker Hub's TOOMANYREQUESTS say what happened whatever the status line says.
+  it("goes by the error code when the status does not say", () => {
+    const denial = Protocol.failureFor(400, body("denied", "requested access to the resource is denied"), ctx)
+    expect(denial.reason).toBe("Unauthorized")
+    expect(denial.message).toBe(
+      `${denied}: 127.0.0.1:5000/test/app:v1: server message: denied: requested access to the resource is denied`
+    )
+    expect(Protocol.failureFor(400, body("UNAUTHORIZED"), ctx).reason).toBe("Unauthorized")
+    expect(Protocol.failureFor(400, body("MANIFEST_UNKNOWN"), ctx)).toMatchObject({
+      reason: "ManifestUnknown",
+      message: "manifest unknown: 127.0.0.1:5000/test/app:v1"
+    })
+    expect(Protocol.failureFor(400, body("NAME_UNKNOWN"), ctx)).toMatchObject({
+      reason: "NotFound",
+      message: "repository does not exist: 127.0.0.1:5000/test/app:v1 (registry 127.0.0.1:5000 does not know this name)"
+    })
+    for (const status of [400, 404]) {
+      expect(Protocol.failureFor(status, body("BLOB_UNKNOWN"), ctx)).toMatchObject({
+        reason: "NotFound",
+        message: "blob unknown: 127.0.0.1:5000/test/app:v1"
+      })
+    }
+    const limited = Protocol.failureFor(400, body("TOOMANYREQUESTS"), ctx)
+    expect(limited.reason).toBe("Unreachable")
+    expect(limited.message).toBe(
+      "registry 127.0.0.1:5000 is rate limiting requests (HTTP 400) while pulling 127.0.0.1:5000/test/app:v1; " +
+        "this error is temporary; the pull can be retried"
+    )
+  })
+  it("says not found for a 404 to a token request", () => {
+    expect(Protocol.failureFor(404, Option.none(), { ...ctx, kind: "token" })).toMatchObject({
+      reason: "NotFound",
+      message: "not found: 127.0.0.1:5000/test/app:v1"
+    })
+  })
+  it("treats a request timeout (408) as temporary", () => {
+    const error = Protocol.failureFor(408, Option.none(), ctx)
+    expect(error.reason).toBe("Unreachable")
+    expect(error.message).toBe(
+      "registry 127.0.0.1:5000 answered HTTP 408 while pulling 127.0.0.1:5000/test/app:v1; " +
+        "this error is temporary; the pull can be retried"
+    )
+  })
   it("maps socket errors to Unreachable and TLS errors to Protocol", () => {
     const refused = Protocol.transportFailure("ECONNREFUSED", "connect ECONNREFUSED", "127.0.0.1:1", "x")
     expect(refused.reason).toBe("Unreachable")

@@ -336,15 +336,66 @@ describe("failureFor (status → RegistryError)", () => {
   })
 })
 
+describe("transportFailure (Node error code → RegistryError)", () => {
+  const host = "reg.example.com"
+  const subject = "reg.example.com/team/app:v1"
+  it("reports TLS failures with what to do about them", () => {
+    expect(Protocol.transportFailure("UNABLE_TO_VERIFY_LEAF_SIGNATURE", "unable to verify the first certificate", host, subject))
+      .toMatchObject({
+        reason: "Protocol",
+        message: "TLS connection to registry reg.example.com failed while pulling reg.example.com/team/app:v1 " +
+          "(UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate); if the registry speaks plain " +
+          "HTTP list it in insecure_registries, if it uses a private CA add that CA to the system trust store"
+      })
+    // Node's TLS and OpenSSL codes without CERT in them (EPROTO carries OpenSSL's "wrong version number", e.g. from a
+    // plain-HTTP server).
+    for (const code of ["ERR_TLS_INVALID_PROTOCOL_VERSION", "ERR_SSL_WRONG_VERSION_NUMBER", "EPROTO"]) {
+      const error = Protocol.transportFailure(code, "handshake failed", host, subject)
+      expect(error.reason).toBe("Protocol")
+      expect(error.message).toContain(`TLS connection to registry reg.example.com failed`)
+    }
+  })
+  it("reports socket failures as temporary, with or without a code", () => {
+    expect(Protocol.transportFailure(undefined, "socket hang up", host, subject)).toMatchObject({
+      reason: "Unreachable",
+      message: "cannot reach registry reg.example.com while pulling reg.example.com/team/app:v1 (network error: " +
+        "socket hang up); this error is temporary; the pull can be retried"
+    })
+    expect(Protocol.transportFailure("ECONNREFUSED", "connect ECONNREFUSED 192.0.2.1:443", host, subject).message).toBe(
+      "cannot reach registry reg.example.com while pulling reg.example.com/team/app:v1 (ECONNREFUSED: connect " +
+        "ECONNREFUSED 192.0.2.1:443); this error is temporary; the pull can be retried"
+    )
+    for (const code of ["UND_ERR_SOCKET", "EADDRNOTAVAIL"]) {
+      expect(Protocol.transportFailure(code, "other side closed", host, subject).reason).toBe("Unreachable")
+    }
+  })
+  it("reports other codes as a protocol failure naming the code", () => {
+    expect(Protocol.transportFailure("HPE_INVALID_CONSTANT", "Parse Error: Expected HTTP/", host, subject)).toMatchObject({
+      reason: "Protocol",
+      message: "talking to registry reg.example.com failed while pulling reg.example.com/team/app:v1 " +
+        "(HPE_INVALID_CONSTANT: Parse Error: Expected HTTP/)"
+    })
+  })
+})
+
 describe("mediaTypeOf / parseErrorBody", () => {
   it("strips parameters", () => {
     expect(Protocol.mediaTypeOf("application/vnd.oci.image.index.v1+json; charset=utf-8")).toBe(Manifest.MediaType.ociIndex)
     expect(Protocol.mediaTypeOf(undefined)).toBe("")
+    expect(Protocol.mediaTypeOf("  Application/JSON ; charset=utf-8")).toBe("application/json")
   })
   it("reads the first registry error", () => {
     expect(Protocol.parseErrorBody("{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest unknown\"}]}"))
       .toEqual(Option.some({ code: "MANIFEST_UNKNOWN", message: "manifest unknown" }))
     expect(Protocol.parseErrorBody("404 page not found")).toEqual(Option.none())
+  })
+  it("needs a string code; a missing or non-string message reads as empty", () => {
+    expect(Protocol.parseErrorBody("{\"errors\":[{\"code\":5,\"message\":\"m\"}]}")).toEqual(Option.none())
+    expect(Protocol.parseErrorBody("{\"errors\":[]}")).toEqual(Option.none())
+    expect(Protocol.parseErrorBody("{\"errors\":[{\"code\":\"DENIED\",\"message\":5}]}")).toEqual(
+      Option.some({ code: "DENIED", message: "" })
+    )
+    expect(Protocol.parseErrorBody("{\"errors\":[{\"code\":\"DENIED\"}]}")).toEqual(Option.some({ code: "DENIED", message: "" }))
   })
 })
 

@@ -95,6 +95,81 @@ describe("Docker config.json", () => {
       .toEqual(["desktop"])
   })
 
+  // docker/cli's ConvertToHostname: a leading http:// or https:// is removed, then everything from the first "/".
+  it("takes a key's hostname as Docker's ConvertToHostname does", () => {
+    expect(Credentials.hostnameOfKey("https://Registry.Example.com:5000/v1/")).toBe("registry.example.com:5000")
+    expect(Credentials.hostnameOfKey("/v1/")).toBe("")
+    expect(Credentials.hostnameOfKey("localhttp://x/")).toBe("localhttp:")
+  })
+
+  it("serves docker.io from any Docker Hub key, an exact key first", () => {
+    expect(lookup(config({ auths: { "index.docker.io": { auth: b64("index:1") } } }), "docker.io")).toEqual({
+      basic: "index:1"
+    })
+    const withServerUrl = config({
+      auths: { "registry-1.docker.io": { auth: b64("loose:1") }, "https://index.docker.io/v1/": { auth: b64("hub:2") } }
+    })
+    expect(lookup(withServerUrl, "docker.io")).toEqual({ basic: "hub:2" })
+    const withDomain = config({
+      auths: { "registry-1.docker.io": { auth: b64("loose:1") }, "docker.io": { auth: b64("domain:3") } }
+    })
+    expect(lookup(withDomain, "docker.io")).toEqual({ basic: "domain:3" })
+  })
+
+  it("keeps only the fields it understands, leaving out empty and non-string ones", () => {
+    const cfg = config({
+      auths: {
+        "a.example.com": { auth: b64("a:1"), email: "a@example.com" },
+        "b.example.com": { username: "b", password: "2" },
+        "c.example.com": { identitytoken: "t" },
+        "d.example.com": "not an object",
+        "e.example.com": { auth: "", username: 5, password: "" }
+      },
+      credHelpers: { "f.example.com": "ecr-login", "g.example.com": "", "h.example.com": 7 },
+      credsStore: ""
+    })
+    expect(cfg.auths.map(([key, entry]) => [key, Object.keys(entry)])).toStrictEqual([
+      ["a.example.com", ["auth"]],
+      ["b.example.com", ["username", "password"]],
+      ["c.example.com", ["identityToken"]],
+      ["e.example.com", []]
+    ])
+    expect(lookup(cfg, "e.example.com")).toBeUndefined()
+    expect(cfg.credHelpers).toStrictEqual([["f.example.com", "ecr-login"]])
+    expect("credsStore" in cfg).toBe(false)
+  })
+
+  it("names the file in its two refusals", () => {
+    expect(Either.flip(Credentials.parseDockerConfig("{ not json", "/etc/docker/config.json"))).toEqual(
+      Either.right(expect.objectContaining({ reason: "ConfigInvalid", message: "Docker config /etc/docker/config.json is not valid JSON" }))
+    )
+    for (const text of ["5", "null", "[]", "\"auths\""]) {
+      expect(Either.flip(Credentials.parseDockerConfig(text, "/etc/docker/config.json"))).toEqual(
+        Either.right(
+          expect.objectContaining({ reason: "ConfigInvalid", message: "Docker config /etc/docker/config.json is not a JSON object" })
+        )
+      )
+    }
+  })
+
+  // docker/cli's decodeAuth: base64 of "user:password", refused without a colon or with an empty user name.
+  it("refuses an auth field without a user name, naming file and key", () => {
+    for (const decoded of [":pw", "no-colon"]) {
+      expect(Either.flip(Credentials.entryCredential({ auth: b64(decoded) }, "registry.example.com", "/cfg.json"))).toEqual(
+        Either.right(expect.objectContaining({
+          reason: "ConfigInvalid",
+          message: "Docker config /cfg.json: the \"auth\" field for registry.example.com is not base64 of \"username:password\""
+        }))
+      )
+    }
+  })
+
+  it("needs both username and password fields", () => {
+    for (const entry of [{ username: "u" }, { password: secret("p") }, {}]) {
+      expect(Credentials.entryCredential(entry, "registry.example.com", "/cfg.json")).toEqual(Either.right(Option.none()))
+    }
+  })
+
   it("rejects malformed documents with the path and no content", () => {
     const result = Credentials.parseDockerConfig("{ \"auths\": { \"x\": { \"auth\": \"c2VjcmV0\"", "/etc/docker/config.json")
     expect(Either.isLeft(result)).toBe(true)
@@ -126,6 +201,31 @@ describe("credential helpers (pure)", () => {
       .toEqual({ token: "t" })
     expect(Either.isLeft(Credentials.parseHelperOutput("not json", "x"))).toBe(true)
   })
+  // docker-credential-helpers' get answer: {"ServerURL","Username","Secret"}.
+  it("reads a missing or non-string Username as empty, and no Secret as no credential", () => {
+    const parsed = (stdout: string) => reveal(Either.getOrThrow(Credentials.parseHelperOutput(stdout, "x")))
+    expect(parsed("{\"Secret\":\"s\"}")).toEqual({ basic: ":s" })
+    expect(parsed("{\"Username\":5,\"Secret\":\"s\"}")).toEqual({ basic: ":s" })
+    expect(parsed("{\"Username\":\"u\"}")).toBeUndefined()
+    expect(parsed("{\"Username\":\"u\",\"Secret\":\"\"}")).toBeUndefined()
+    expect(parsed("{\"Username\":\"u\",\"Secret\":5}")).toBeUndefined()
+  })
+  it("says what is wrong with a helper's answer, naming the helper", () => {
+    expect(Either.flip(Credentials.parseHelperOutput("not json", "ecr-login"))).toEqual(Either.right(
+      expect.objectContaining({ reason: "HelperFailed", message: "docker-credential-ecr-login printed something that is not JSON" })
+    ))
+    for (const stdout of ["5", "null", "[]"]) {
+      expect(Either.flip(Credentials.parseHelperOutput(stdout, "ecr-login"))).toEqual(Either.right(
+        expect.objectContaining({ reason: "HelperFailed", message: "docker-credential-ecr-login printed no JSON object" })
+      ))
+    }
+  })
+  it("says which helper name it refuses and why", () => {
+    expect(Either.flip(Credentials.helperExecutable("../../bin/sh"))).toEqual(Either.right(expect.objectContaining({
+      reason: "HelperInvalid",
+      message: "invalid credential helper name \"../../bin/sh\": expected the suffix of docker-credential-<name>, e.g. \"ecr-login\""
+    })))
+  })
   it("refuses helper names that could escape PATH lookup", () => {
     expect(Credentials.helperExecutable("ecr-login")).toEqual(Either.right("docker-credential-ecr-login"))
     for (const bad of ["../../bin/sh", "/bin/sh", "a b", "", "x;rm"]) {
@@ -141,6 +241,12 @@ describe("credential helpers (pure)", () => {
     const b = Credentials.fingerprint(Credentials.basic("u", secret("password-two")))
     expect(a).not.toBe(b)
     expect(a).not.toContain("password")
+  })
+  it("fingerprints identity tokens per token, as 32 hex digits like those of passwords", () => {
+    const one = Credentials.fingerprint(Credentials.identityToken(secret("token-one")))
+    expect(one).toMatch(/^[0-9a-f]{32}$/)
+    expect(one).not.toBe(Credentials.fingerprint(Credentials.identityToken(secret("token-two"))))
+    expect(Credentials.fingerprint(Credentials.basic("u", secret("p")))).toMatch(/^[0-9a-f]{32}$/)
   })
   it("Redacted credentials do not print their secret", () => {
     const password = secret("hunter2")

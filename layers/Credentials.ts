@@ -97,6 +97,16 @@ const spawnHelper = (executable: string, helper: string, input: string) =>
 
 const firstLine = (text: string): string => (text.trim().split("\n")[0] ?? "").slice(0, 200)
 
+/**
+ * What a failed helper said, for the error message. docker-credential-helpers print their errors on stdout, so
+ * stdout is read too; but a helper that printed its answer and then failed would put a secret there, so a line
+ * that looks like a JSON answer is not repeated.
+ */
+const failureDetail = (stderr: string, stdout: string): string => {
+  const line = firstLine(stderr) || firstLine(stdout)
+  return line.startsWith("{") || /"secret"/i.test(line) ? "(its output looks like a credential answer and is not shown)" : line
+}
+
 /** Runs `docker-credential-<helper> get` for a server URL; "credentials not found" yields none. */
 export const runHelper = (
   helper: string,
@@ -117,7 +127,7 @@ export const runHelper = (
     )
     if (run.code !== 0) {
       if (isHelperNotFound(run.stdout) || isHelperNotFound(run.stderr)) return Option.none()
-      const detail = firstLine(run.stderr) || firstLine(run.stdout)
+      const detail = failureDetail(run.stderr, run.stdout)
       return yield* new CredentialsError({
         reason: "HelperFailed",
         message: `credential helper ${executable} failed for ${server} (exit status ${run.code ?? "killed"})` +

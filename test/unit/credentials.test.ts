@@ -273,6 +273,11 @@ describe("Credentials service", () => {
     helper("token", "cat >/dev/null\necho '{\"Username\":\"<token>\",\"Secret\":\"refresh\"}'")
     helper("empty", "cat >/dev/null\necho 'credentials not found in native keychain'\nexit 1")
     helper("broken", "cat >/dev/null\necho 'backend exploded' >&2\nexit 3")
+    // docker-credential-helpers print their errors on stdout
+    helper("stdout-error", "cat >/dev/null\necho 'error getting credentials - err: exit status 1, out: locked'\nexit 1")
+    // an answer, then a failure: the secret must not reach the message
+    helper("leaky", "cat >/dev/null\necho '{\"ServerURL\":\"r\",\"Username\":\"u\",\"Secret\":\"leaked-s3cret\"}'\nexit 2")
+    helper("leaky-stderr", "cat >/dev/null\necho '\"Secret\": \"leaked-s3cret\"' >&2\nexit 2")
     helper("slow", "exec sleep 30")
     process.env["PATH"] = `${dir}:${originalPath ?? ""}`
   })
@@ -343,6 +348,16 @@ describe("Credentials service", () => {
       expect(broken.message).toContain("docker-credential-broken")
       expect(broken.message).toContain("exit status 3")
       expect(broken.message).toContain("backend exploded")
+      const onStdout = yield* Effect.flip(lookup({ helper: "stdout-error" }, "registry.example.com"))
+      expect(onStdout.message).toBe(
+        "credential helper docker-credential-stdout-error failed for registry.example.com (exit status 1): error getting credentials - err: exit status 1, out: locked"
+      )
+      for (const helper of ["leaky", "leaky-stderr"]) {
+        const leaky = yield* Effect.flip(lookup({ helper }, "registry.example.com"))
+        expect(leaky.message).toBe(
+          `credential helper docker-credential-${helper} failed for registry.example.com (exit status 2): (its output looks like a credential answer and is not shown)`
+        )
+      }
       const missing = yield* Effect.flip(lookup({ helper: "does-not-exist" }, "registry.example.com"))
       expect(missing.message).toContain("docker-credential-does-not-exist was not found on PATH")
       const slow = yield* Effect.flip(lookup({ helper: "slow", helperTimeout: "200 millis" }, "docker.io"))

@@ -63,8 +63,9 @@ export const scanner = (path: string): LayerScanner => {
     }
     if (ancestors.has(header.path)) {
       if (header.type === "symlink") {
-        // The shallowest symlinked parent decides where the rest of the path lives.
-        if (parentLink === undefined || parentLink.at.length > header.path.length) {
+        // The shallowest symlinked parent decides where the rest of the path lives; a later entry of the same
+        // name replaces an earlier one, as extracting the archive would.
+        if (parentLink === undefined || parentLink.at.length >= header.path.length) {
           parentLink = { at: header.path, target: header.linkName }
         }
       } else if (header.type !== "directory") {

@@ -57,7 +57,15 @@ describe("one layer's verdict about a path", () => {
 
   it("a symlinked parent replaced by a directory later in the same archive no longer redirects", () => {
     expect(verdictOf([{ path: "conf", type: "symlink", linkName: "etc" }, { path: "conf", type: "dir" }], "conf/passwd")).toEqual({ _tag: "Absent" })
-    // A directory entry of another parent leaves the link alone.
+    // A later symlink of the same name replaces the earlier one; a directory entry of another parent, even one
+    // above the link, leaves the link alone.
+    expect(verdictOf([{ path: "conf", type: "symlink", linkName: "etc" }, { path: "conf", type: "symlink", linkName: "srv" }], "conf/passwd"))
+      .toEqual({ _tag: "Redirect", path: "srv/passwd", sameLayer: false })
+    expect(verdictOf([{ path: "a/b", type: "symlink", linkName: "x" }, { path: "a", type: "dir" }], "a/b/c")).toEqual({
+      _tag: "Redirect",
+      path: "a/x/c",
+      sameLayer: false
+    })
     expect(verdictOf([{ path: "conf", type: "symlink", linkName: "etc" }, { path: "conf2", type: "dir" }], "conf/passwd")).toEqual({
       _tag: "Redirect",
       path: "etc/passwd",

@@ -35,9 +35,8 @@ export default {
     "/bench",
     "/proto",
     "/test/integration/*",
-    "!/test/integration/nomad-oracle.test.ts",
-    "!/test/integration/policy-config-oracle.test.ts",
-    "!/test/integration/run-hcl-oracle.test.ts",
+    // every *-oracle test: nomad-oracle, policy-config-oracle, run-hcl-oracle, hcl-*-oracle
+    "!/test/integration/*-oracle.test.ts",
     "/test/soak",
     "/test/oracle"
   ],

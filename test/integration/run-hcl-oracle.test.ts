@@ -1,59 +1,13 @@
 // How `containerd-driver run` reads job files (src/job/HclSyntax.ts, HclEval.ts, HclFunctions.ts) against the real
 // thing: test/oracle/hcleval, a Go program evaluating the same text with hashicorp/hcl's hclsyntax and go-cty's
-// functions (Debian's hcl 2.14.1 and cty 1.12.1, the packages scripts/build-nomad-oracle.sh installs). It is built
-// here on first use. The example jobs, and random expressions, must evaluate to the same values, or fail alike.
+// functions (test/support/HclOracle.ts). The example jobs, and random expressions, must evaluate to the same values,
+// or fail alike.
 import { describe, expect, it } from "@effect/vitest"
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as path from "node:path"
 import { FastCheck as fc } from "effect"
-import { evaluate, type EvalContext, type Value } from "../../src/job/HclEval.js"
-import { jobFunctions } from "../../src/job/HclFunctions.js"
+import { evaluate, type Value } from "../../src/job/HclEval.js"
 import { type Body, parseBody } from "../../src/job/HclSyntax.js"
-import { oracleCheckout } from "../support/NomadOracle.js"
-
-const source = path.join(oracleCheckout, "test/oracle/hcleval/main.go")
-const binary = path.join(oracleCheckout, ".cache/nomad-oracle/hcleval")
-
-const oracleBinary = (): string => {
-  const built = fs.statSync(binary, { throwIfNoEntry: false })
-  if (built !== undefined && built.mtimeMs >= fs.statSync(source).mtimeMs) return binary
-  try {
-    // GOPATH mode against Debian's Go packages, off the network, as scripts/build-nomad-oracle.sh builds its oracle.
-    execFileSync("go", ["build", "-trimpath", "-o", binary, source], {
-      env: { ...process.env, GO111MODULE: "off", GOPATH: "/usr/share/gocode", GOPROXY: "off", GOFLAGS: "", GOCACHE: path.join(oracleCheckout, ".cache/nomad-oracle/go-build") },
-      stdio: "pipe"
-    })
-  } catch (error) {
-    throw new Error(`cannot build the HCL oracle (needs golang-go and golang-github-hashicorp-hcl-v2-dev: run scripts/test-env.sh up): ${String((error as { stderr?: Buffer }).stderr ?? error)}`)
-  }
-  return binary
-}
-
-interface OracleBody {
-  readonly attributes: Record<string, Value>
-  readonly blocks: ReadonlyArray<{ readonly type: string; readonly labels: ReadonlyArray<string>; readonly body: OracleBody }>
-}
-type OracleResult = { readonly body: OracleBody; readonly error?: undefined } | { readonly error: string; readonly line: number; readonly body?: undefined }
-
-const oracle = (requests: ReadonlyArray<{ readonly text: string; readonly variables: Record<string, Value> }>): Array<OracleResult> =>
-  JSON.parse(execFileSync(oracleBinary(), [], { input: JSON.stringify(requests), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })) as Array<OracleResult>
-
-const functions = jobFunctions(undefined)
-
-const ours = (body: Body, ctx: EvalContext): OracleBody => ({
-  attributes: Object.fromEntries([...body.attributes].sort((a, b) => (a.name < b.name ? -1 : 1)).map((a) => [a.name, evaluate(a.expr, ctx)])),
-  blocks: body.blocks.map((b) => ({ type: b.type, labels: b.labels, body: ours(b.body, ctx) }))
-})
-
-/** Ours, as the oracle answers: the body, or the error's line. */
-const ourResult = (text: string, variables: Record<string, Value>): OracleResult => {
-  try {
-    return { body: ours(parseBody(text), { variables, functions }) }
-  } catch (error) {
-    return { error: String(error), line: (error as { pos?: { line: number } }).pos?.line ?? 0 }
-  }
-}
+import { oracle, ourResult } from "../support/HclOracle.js"
 
 /** Nested objects for the runtime references a file makes (`attr.kernel.name`), each its own `${...}` text, as jobspec2 leaves them. */
 const runtimeVariables = (text: string): Record<string, Value> => {

@@ -74,6 +74,12 @@ const where = (failure: Pick<TlsFailure, "host" | "hostsFile">): string =>
     `a hosts.toml for ${failure.host} (set the driver's hosts_dir, e.g. /etc/containerd/certs.d, and write <hosts_dir>/${failure.host}/hosts.toml)` :
     failure.hostsFile
 
+/**
+ * When certificate files dropped in a host directory count: only while it has no hosts.toml, as in containerd
+ * (layers/registry/hostsDir.ts reads them only then).
+ */
+const legacyFilesOnly = "if the directory has no hosts.toml"
+
 /** Whether a plain-HTTP answer is an HTTPS server's refusal of plain HTTP (Go's servers answer 400 with this text). */
 export const isPlainHttpToHttps = (status: number, body: string): boolean =>
   status === 400 && /HTTP request to an HTTPS server/i.test(body)
@@ -82,7 +88,7 @@ export const isPlainHttpToHttps = (status: number, body: string): boolean =>
 export const speaksHttpsMessage = (failure: Pick<TlsFailure, "host" | "subject" | "hostsFile">): string =>
   `registry ${failure.host} speaks HTTPS but was asked over plain HTTP while pulling ${failure.subject}: write ` +
   `server = "https://${failure.host}" in ${where(failure)}, with ca = "/path/to/ca.crt" if a private CA issued its ` +
-  "certificate (or drop the CA there as ca.crt, which makes it HTTPS too)"
+  `certificate (or, ${legacyFilesOnly}, drop the CA there as ca.crt instead, which makes it HTTPS too)`
 
 /** OpenSSL's reason without its error-queue prefix and source location: `sslv3 alert bad certificate`. */
 export const opensslReason = (detail: string): string => {
@@ -99,8 +105,8 @@ export const tlsFailureMessage = (failure: TlsFailure): string => {
   const file = where(failure)
   if (untrusted.has(code)) {
     return `${lead}${shown}. It is not signed by a CA this node trusts: put the certificate of the CA that issued it in a ` +
-      `file and name it in ${file} as ca = "/path/to/ca.crt" (or drop it there as ca.crt, or add it to the system trust ` +
-      `store); skip_verify = true in that file turns verification off instead`
+      `file and name it in ${file} as ca = "/path/to/ca.crt" (or, ${legacyFilesOnly}, drop it there as ca.crt; or add it ` +
+      `to the system trust store); skip_verify = true in that file turns verification off instead`
   }
   if (outOfDate.has(code)) {
     return `${lead}${shown}. The certificate is ${code === "CERT_HAS_EXPIRED" ? "expired" : "not valid yet"}: the ` +
@@ -117,7 +123,7 @@ export const tlsFailureMessage = (failure: TlsFailure): string => {
       `${lead}. The registry refused the client certificate configured in ${file} (client = …): it must be ` +
         "issued by a CA the registry accepts for clients, and be current" :
       `${lead}. The registry asks for a client certificate: name it and its key in ${file} as ` +
-        `client = [["/path/to/client.cert", "/path/to/client.key"]] (or drop them there as client.cert and client.key)`
+        `client = [["/path/to/client.cert", "/path/to/client.key"]] (or, ${legacyFilesOnly}, drop them there as client.cert and client.key)`
   }
   if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG" || code === "EPROTO") {
     return `${lead}. ${host} does not seem to speak TLS: if it is a plain-HTTP registry, set server = "http://${host}" ` +

@@ -107,7 +107,8 @@ describe("the message for a failed TLS connection", () => {
         "issued by CN=Example Internal CA; valid 2025-01-01T00:00:00Z to 2026-01-01T00:00:00Z; " +
         "for DNS:registry.example.com, IP Address:10.0.0.5; SHA-256 AB:CD:EF). It is not signed by a CA this node trusts: " +
         "put the certificate of the CA that issued it in a file and name it in " +
-        `${HOSTS_FILE} as ca = "/path/to/ca.crt" (or drop it there as ca.crt, or add it to the system trust store); ` +
+        `${HOSTS_FILE} as ca = "/path/to/ca.crt" (or, if the directory has no hosts.toml, drop it there as ca.crt; ` +
+        "or add it to the system trust store); " +
         "skip_verify = true in that file turns verification off instead"
     )
   })
@@ -118,8 +119,8 @@ describe("the message for a failed TLS connection", () => {
         "(UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate). It is not signed by a CA this node " +
         "trusts: put the certificate of the CA that issued it in a file and name it in a hosts.toml for " +
         "registry.example.com:5000 (set the driver's hosts_dir, e.g. /etc/containerd/certs.d, and write " +
-        "<hosts_dir>/registry.example.com:5000/hosts.toml) as ca = \"/path/to/ca.crt\" (or drop it there as ca.crt, or " +
-        "add it to the system trust store); skip_verify = true in that file turns verification off instead"
+        "<hosts_dir>/registry.example.com:5000/hosts.toml) as ca = \"/path/to/ca.crt\" (or, if the directory has no hosts.toml, drop it " +
+        "there as ca.crt; or add it to the system trust store); skip_verify = true in that file turns verification off instead"
     )
   })
 
@@ -175,7 +176,8 @@ describe("the message for a failed TLS connection", () => {
       "TLS connection to registry registry.example.com:5000 failed while pulling registry.example.com:5000/team/app:1.0 " +
         "(ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: tlsv13 alert certificate required). The registry asks for a " +
         `client certificate: name it and its key in ${HOSTS_FILE} as ` +
-        "client = [[\"/path/to/client.cert\", \"/path/to/client.key\"]] (or drop them there as client.cert and client.key)"
+        "client = [[\"/path/to/client.cert\", \"/path/to/client.key\"]] (or, if the directory has no hosts.toml, drop them " +
+        "there as client.cert and client.key)"
     )
   })
 
@@ -197,7 +199,8 @@ describe("the message for a failed TLS connection", () => {
       "TLS connection to registry registry.example.com:5000 failed while pulling registry.example.com:5000/team/app:1.0 " +
         "(ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: sslv3 alert handshake failure). The registry asks for a " +
         `client certificate: name it and its key in ${HOSTS_FILE} as ` +
-        "client = [[\"/path/to/client.cert\", \"/path/to/client.key\"]] (or drop them there as client.cert and client.key)"
+        "client = [[\"/path/to/client.cert\", \"/path/to/client.key\"]] (or, if the directory has no hosts.toml, drop them " +
+        "there as client.cert and client.key)"
     )
   })
 
@@ -260,14 +263,14 @@ describe("plain HTTP sent to an HTTPS registry", () => {
       "registry registry.example.com:5000 speaks HTTPS but was asked over plain HTTP while pulling " +
         "registry.example.com:5000/team/app:1.0: write server = \"https://registry.example.com:5000\" in " +
         `${HOSTS_FILE}, with ca = "/path/to/ca.crt" if a private CA issued its certificate ` +
-        "(or drop the CA there as ca.crt, which makes it HTTPS too)"
+        "(or, if the directory has no hosts.toml, drop the CA there as ca.crt instead, which makes it HTTPS too)"
     )
     expect(speaksHttpsMessage({ ...failure, hostsFile: undefined })).toBe(
       "registry registry.example.com:5000 speaks HTTPS but was asked over plain HTTP while pulling " +
         "registry.example.com:5000/team/app:1.0: write server = \"https://registry.example.com:5000\" in a hosts.toml " +
         "for registry.example.com:5000 (set the driver's hosts_dir, e.g. /etc/containerd/certs.d, and write " +
         "<hosts_dir>/registry.example.com:5000/hosts.toml), with ca = \"/path/to/ca.crt\" if a private CA issued its " +
-        "certificate (or drop the CA there as ca.crt, which makes it HTTPS too)"
+        "certificate (or, if the directory has no hosts.toml, drop the CA there as ca.crt instead, which makes it HTTPS too)"
     )
   })
 })

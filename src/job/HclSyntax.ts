@@ -236,16 +236,22 @@ class Reader {
         const expr = this.withNewlines(false, () => this.expression())
         this.skip(false)
         const next = this.peek()
-        if (next !== undefined && next !== "\n" && !(next === "}" && !topLevel)) {
+        // A single-line block holds one argument and closes right after it; any other ends with its line.
+        if (singleLine) {
+          if (next === undefined) this.fail("Unclosed configuration block: there is no closing brace for this block before the end of the file", opened)
+          if (next !== "}") this.fail(`Invalid single-argument block definition: a single-line block must close right after its one argument, found ${this.describe()}`)
+        } else if (next !== undefined && next !== "\n") {
           this.fail(`Missing newline after argument: an argument definition must end with a newline, found ${this.describe()}`)
         }
+        if (attributes.some((a) => a.name === name)) this.fail(`Attribute redefined: the argument ${JSON.stringify(name)} was already set; each argument may be set only once`, namePos)
         attributes.push({ name, expr, pos: this.at(namePos) })
-        if (singleLine && next === "}") {
+        if (singleLine) {
           this.pos++
           break
         }
         continue
       }
+      if (singleLine) this.fail(`Argument definition required: a single-line block can contain only a single argument, not the block ${JSON.stringify(name)}`, namePos)
       const labels: Array<string> = []
       for (;;) {
         this.skip(false)
@@ -273,13 +279,8 @@ class Reader {
       const oneLine = this.peek() !== "\n" && this.peek() !== "}"
       const body = this.body(false, oneLine, namePos)
       blocks.push({ type: name, labels, body, pos: this.at(namePos) })
-      if (singleLine) {
-        this.skip(false)
-        if (this.peek() === "}") {
-          this.pos++
-          break
-        }
-      }
+      this.skip(false)
+      if (this.peek() !== undefined && this.peek() !== "\n") this.fail(`Missing newline after block definition: a block definition must end with a newline, found ${this.describe()}`)
     }
     return { attributes, blocks, pos: start }
   }
@@ -357,13 +358,16 @@ class Reader {
         this.pos = before
         return expr
       }
+      // An attribute-only splat takes the `.name` and `.0` steps after it; later steps apply to its result.
       if (c === "." && this.peek(1) === "*") {
         this.pos += 2
-        return { kind: "splat", target: expr, each: this.splatSteps(false), pos: expr.pos }
+        expr = { kind: "splat", target: expr, each: this.splatSteps(), pos: expr.pos }
+        continue
       }
+      // A full splat takes every step after it, splats included.
       if (c === "[" && /^\[\s*\*\s*\]/.test(this.text.slice(this.pos))) {
         this.pos = this.text.indexOf("]", this.pos) + 1
-        return { kind: "splat", target: expr, each: this.splatSteps(true), pos: expr.pos }
+        return { kind: "splat", target: expr, each: this.postfix({ kind: "item", pos: this.at() }), pos: expr.pos }
       }
       const step = this.step(expr)
       if (step === undefined) {
@@ -392,19 +396,22 @@ class Reader {
     if (c === "[") {
       const pos = this.at()
       this.pos++
-      const key = this.withNewlines(true, () => this.expression())
-      this.expect("]", "Missing close bracket on index")
+      const key = this.withNewlines(true, () => {
+        const inner = this.expression()
+        this.expect("]", "Missing close bracket on index")
+        return inner
+      })
       return { kind: "index", target, key, pos }
     }
     return undefined
   }
 
-  splatSteps(full: boolean): Expr {
+  splatSteps(): Expr {
     let each: Expr = { kind: "item", pos: this.at() }
     for (;;) {
       const before = this.pos
       this.skip()
-      if (this.startsWith("...") || (!full && this.peek() === "[")) {
+      if (this.startsWith("...") || this.peek() === "[") {
         this.pos = before
         return each
       }
@@ -428,16 +435,23 @@ class Reader {
     if (c === "{") return this.object()
     if (c === "(") {
       this.pos++
-      const expr = this.withNewlines(true, () => this.expression())
-      this.expect(")", "Unbalanced parentheses")
+      // Newlines stay insignificant up to the closing parenthesis.
+      const expr = this.withNewlines(true, () => {
+        const inner = this.expression()
+        this.expect(")", "Unbalanced parentheses")
+        return inner
+      })
       return { kind: "paren", expr, pos }
     }
-    const number = /^\d+(\.\d+)?([eE][+-]?\d+)?/.exec(this.text.slice(this.pos))
-    if (number !== null) {
-      this.pos += number[0].length
-      const value = Number(number[0])
+    // hclsyntax's scanner takes digits, dots and exponents, not ending in a dot (`1.e3` is one number, `1.` is
+    // `1` and a dot); cty then reads the token as a number, or it is invalid (`1.2.3`).
+    const number = /^\d(?:\d|\.|[eE][+-]?\d)*/.exec(this.text.slice(this.pos))?.[0].replace(/\.+$/, "")
+    if (number !== undefined) {
+      if (!/^\d+(\.\d*)?([eE][+-]?\d+)?$/.test(number)) this.fail(`Invalid number literal: ${number} is not a number`)
+      this.pos += number.length
+      const value = Number(number)
       // jobspec2 hands a job's numbers to Nomad as float64; a number beyond it would become ±Inf there.
-      if (!Number.isFinite(value)) this.fail(`${number[0]} is beyond the largest number a Nomad job can hold (about 1.8e308)`, this.pos - number[0].length)
+      if (!Number.isFinite(value)) this.fail(`${number} is beyond the largest number a Nomad job can hold (about 1.8e308)`, this.pos - number.length)
       return { kind: "literal", value, pos }
     }
     const name = this.identifier()
@@ -603,7 +617,7 @@ class Reader {
     const lines: Array<string> = []
     let cursor = bodyStart
     for (;;) {
-      if (cursor >= this.text.length) this.fail(`Unterminated template string: the heredoc ${m[2]} has no closing marker`, this.pos)
+      if (cursor >= this.text.length) this.fail(`Unterminated template string: the heredoc ${m[2]} has no closing marker`, this.text.length)
       const end = this.text.indexOf("\n", cursor)
       const line = this.text.slice(cursor, end === -1 ? undefined : end)
       const next = end === -1 ? this.text.length : end + 1
@@ -619,7 +633,8 @@ class Reader {
     if (m[1] === "-") {
       const indents = lines.filter((l) => l.trim() !== "").map((l) => /^[ \t]*/.exec(l)![0].length)
       const indent = indents.length === 0 ? 0 : Math.min(...indents)
-      body = lines.map((l) => `${l.slice(Math.min(indent, /^[ \t]*/.exec(l)![0].length))}\n`).join("")
+      // Lines of only blanks neither count nor lose their blanks (hclsyntax's flushHeredocTemplateParts).
+      body = lines.map((l) => `${l.trim() === "" ? l : l.slice(indent)}\n`).join("")
     }
     const sub = new Reader(body, this.at(bodyStart).line, 1)
     const sequence = sub.sequence(true)
@@ -639,7 +654,8 @@ class Reader {
       let t = text
       if (stripNext) t = t.replace(/^[ \t\r\n]+/, "")
       if (stripLeft) t = t.replace(/[ \t\r\n]+$/, "")
-      if (t !== "") parts.push({ kind: "text", text: t })
+      // Text stripped to nothing still makes `"  ${~ x}"` a template (a string), not the bare value.
+      if (text !== "") parts.push({ kind: "text", text: t })
       text = ""
       stripNext = false
     }
@@ -704,7 +720,8 @@ class Reader {
           const then = this.sequence(heredoc, close())
           let otherwise: Sequence = { parts: [], end: then.end }
           if (then.end?.keyword === "else") otherwise = this.sequence(heredoc, then.end.stripRight)
-          if (otherwise.end?.keyword !== "endif") this.fail("Unterminated template if: %{ if } needs a matching %{ endif }", this.text.length)
+          // Where the template ended, or the directive found instead of endif (hclsyntax's subject).
+          if (otherwise.end?.keyword !== "endif") throw new HclSyntaxError(otherwise.end?.pos ?? this.at(), "Unterminated template if: %{ if } needs a matching %{ endif }")
           parts.push({ kind: "if", condition, then: then.parts, otherwise: then.end?.keyword === "else" ? otherwise.parts : [], pos: directivePos })
           stripNext = otherwise.end.stripRight
           continue
@@ -712,7 +729,7 @@ class Reader {
         if (keyword === "for") {
           const intro = this.withNewlines(true, () => this.forIntro("template for directive"))
           const body = this.sequence(heredoc, close())
-          if (body.end?.keyword !== "endfor") this.fail("Unterminated template for: %{ for } needs a matching %{ endfor }", this.text.length)
+          if (body.end?.keyword !== "endfor") throw new HclSyntaxError(body.end?.pos ?? this.at(), "Unterminated template for: %{ for } needs a matching %{ endfor }")
           parts.push({ kind: "for", ...intro, body: body.parts, pos: directivePos })
           stripNext = body.end.stripRight
           continue

@@ -230,10 +230,9 @@ describe("a bare config", () => {
 })
 
 describe("picking the task", () => {
-  const two = `job "j" { group "g" {
-      task "a" { driver = "containerd-driver"\n config { image = "x" } }
-      task "b" { driver = "containerd-driver"\n config { image = "y" } }
-      task "c" { driver = "docker"\n config { image = "z" } } } }`
+  // A block with more than one argument, or a nested block, takes lines of its own (as hclsyntax requires).
+  const task = (name: string, driver: string, image: string) => `    task "${name}" {\n      driver = "${driver}"\n      config { image = "${image}" }\n    }\n`
+  const two = `job "j" {\n  group "g" {\n${task("a", "containerd-driver", "x")}${task("b", "containerd-driver", "y")}${task("c", "docker", "z")}  }\n}\n`
 
   it("says which task to choose when there are several, and takes the one named", () => {
     expect(message(two)).toEqual(Either.left("several containerd-driver tasks (a, b): choose one with --task"))
@@ -242,7 +241,7 @@ describe("picking the task", () => {
   })
 
   it("says when the job has no containerd-driver task", () => {
-    expect(message(`job "j" { group "g" {\n task "c" { driver = "docker"\n config { image = "z" } } } }`)).toEqual(
+    expect(message(`job "j" {\n  group "g" {\n${task("c", "docker", "z")}  }\n}\n`)).toEqual(
       Either.left('no task with driver = "containerd-driver" in the job')
     )
   })

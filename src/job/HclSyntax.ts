@@ -524,7 +524,8 @@ class Reader {
         if (this.peek() === "}") break
         const keyStart = this.pos
         const key = this.withNewlines(true, () => this.expression())
-        const bareKey = key.kind === "variable" && /^[\p{L}_][\p{L}\p{N}_-]*$/u.test(this.text.slice(keyStart, this.pos).trim()) ? key.name : undefined
+        // A lone identifier, comments around it or not; `(name)` is a paren expression, its variable's value.
+        const bareKey = key.kind === "variable" ? key.name : undefined
         this.skip(false)
         if (this.peek() !== "=" && this.peek() !== ":") {
           this.fail(`Missing key/value separator: expected an equals sign ("=") after the key ${JSON.stringify(this.text.slice(keyStart, this.pos).trim())}, found ${this.describe()}`)
@@ -621,7 +622,8 @@ class Reader {
       const end = this.text.indexOf("\n", cursor)
       const line = this.text.slice(cursor, end === -1 ? undefined : end)
       const next = end === -1 ? this.text.length : end + 1
-      if (line.trim() === m[2]) {
+      // The closing marker is a line of its own, ended by a newline like every line of the heredoc.
+      if (line.trim() === m[2] && end !== -1) {
         // The marker line ends the heredoc; what follows it on the line is the rest of the attribute.
         this.pos = cursor + line.indexOf(m[2]!) + m[2]!.length
         break

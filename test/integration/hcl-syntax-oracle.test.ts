@@ -21,7 +21,8 @@ const valid: Record<string, ReadonlyArray<string>> = {
     "a = 1e3\nb = 1E+2\nc = 25e-1\nd = 007\ne = 1.5\nf = 0.25\ng = 12345678901234\n",
     "a = 3.0\nb = 0\nc = 10e0\nd = -1e2\n",
     // hclsyntax's scanner reads `1.e3` as one number.
-    "a = 1.e3\nb = 1.E-1\nc = 2.e+1\n"
+    "a = 1.e3\nb = 1.E-1\nc = 2.e+1\n",
+    "a = 1<2\nb = 2>1\nc = 3-1\nd = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].10\ne = var.list[0]+length([1][*])\n"
   ],
   escapes: [
     "a = \"x\\ny\\t\\\"q\\\"\\\\ \\u00e9 \\U0001F600 \\r.\"\n",
@@ -36,6 +37,7 @@ const valid: Record<string, ReadonlyArray<string>> = {
     "a = \"%{for x in [1, 2, 3]}%{if x != 2}${x}%{endif}%{endfor}\"\nb = \"%{if true}%{if false}a%{else}b%{endif}%{endif}\"\nc = \"%{ for i, x in [\"p\", \"q\"] }${i}${x}%{ endfor }\"\n",
     "a = \"${var.s}-${var.list[0]}\"\nb = \"${\n  1 +\n  2\n}\"\nc = \"%{if\nvar.s == \"str\"\n}y%{endif}\"\n",
     "a = \"${\"${\"in\"}ner\"}\"\nb = \"x${\"y${1 + 1}\"}\"\n",
+    "a = \"aa{bb{\"\nb = \"$\"\nc = \"x$${\"\nd = \"%%{ if }\"\ne = \"a${\"b\"}\"\n",
     // Only a template of nothing but one interpolation is its value; text stripped away still makes a string.
     "a = \"${~ 1}\"\nb = \"${1 ~}\"\nc = \"${~ 1 ~}\"\nd = \"${ 1 }\"\n"
   ],
@@ -51,6 +53,7 @@ const valid: Record<string, ReadonlyArray<string>> = {
     "a = [<<EOT\nx\nEOT\n, 1]\nb = <<EOT\n  x\n  EOT\n",
     "a = <<EOT\n${\"v\"}\nEOT\nb = <<EOT\n  EOT-not\nEOT\n",
     "a = <<EOT_2\nEOT\nEOT_2\n",
+    "a = <<EOT\r\nx\r\nEOT\r\n",
     "a = <<-EOT\n  x \"q\" \\\n  EOT\n",
     "a = <<-EOT\n    one\n  two\n      three\n    EOT\n",
     // Lines of only blanks neither count for the indentation nor lose theirs.
@@ -85,6 +88,7 @@ const valid: Record<string, ReadonlyArray<string>> = {
   ],
   collections: [
     "a = []\nb = {}\nc = [1, \"x\", true, null]\nd = [1, 2,]\ne = {a = 1, b = 2}\nf = {\"k\" = 1, \"x${1}\" = 2}\ng = {a: 1, \"b\": 2}\nh = {(var.s) = 1}\ni = {a-b = 1}\nj = {a = 1, a = 2}\n",
+    "a = {a /* c */ = 1}\nb = {a = 1\n-1 = 2}\nc = {\"k\" /* c */ = 1}\nd = var.list[\n1\n]\ne = <<EOT\nx\nEOT  \n",
     "a = {\n  x = 1,\n  y = 2\n}\nb = {x = [\n  1\n], y = {z = 1}}\nc = {1 = \"one\", true = \"t\"}\nd = {var = 1}\ne = {if = 1, in = 2}\n",
     "a = var.list[1]\nb = var.list.1\nc = var.obj[\"a\"]\nd = var.list[\"1\"]\ne = var.obj.a\nf = var.objs[1].b[0]\ng = var.objs.0.b.1\nh = [[1, 2], [3]][1][0]\ni = {a = {b = 3}}.a.b\nj = var.list [0]\n"
   ],
@@ -127,7 +131,8 @@ const invalid: ReadonlyArray<string> = [
   "a = 1\nb {\n} c = 1\n", "a = 1\nb { a = 1, c = 2 }\n", "a = 1\nb { a = 1\n}\n", "a = 1\nb { a = 1", "a = 1\nb {\n  c {\n  } }\n", "a = 1\nb {\n  x = 1\n  x = 2\n}\n",
   // expressions
   "a = 1\nb = [1 2]\n", "a = 1\nb = {a = 1 c}\n", "a = 1\nb = foo::bar()\n", "a = 1\nb = (1\n", "a = 1\nb = var.\n",
-  "a = 1\nb = 1 ? 2\n", "a = 1\nb = [1,\n", "a = 1\nb = {a = 1,\n", "a = 1\nb = var.list[1\n", "a = 1\nb = var.objs[*].b[*][0]\n", "a = 1\nb = var.objs.*.a.*.b\n", "a = 1\nb = var.list.0.1\n", "a = 1\nb = f(1 2)\n",
+  "a = 1\nb = 1 ? 2\n", "a = 1\nb = [1,\n", "a = 1\nb = {a = 1,\n", "a = 1\nb = var.list[1\n", "a = 1\nb = var.objs[*].b[*][0]\n", "a = 1\nb = var.objs.*.a.*.b\n", "a = 1\nb = var.list.0.1\n", "a = 1\nb = f(1 2)\n", "a = 1\nb = max(1 2)\n", "a = 1\nb = {a = 1 c = 2}\n", "a = 1\nb = concat([1]..., [[2]])\n",
+  "a = 1\nb\n= 2\n", "a = 1\nb == 1\n", "a = 1\nb\n\"x\" {\n}\n", "a = 1\nb = \"abc", "a = 1\nb = <<EOT\nx\nEOT2\n", "a = 1\nb = <<EOT\nx\nEOT", "a = 1\nb = [<<EOT\nx\nEOT]\n", "a = 1\nb = {\"k\"\n= 1}\n", "a = 1\nb = {a\n= 1}\n", "a = 1\nb = \"x\" # c\nc = /* open",
   "a = 1\nb = max(1..., 2)\n", "a = 1\nb = 1 +\n2\n", "a = 1\nb =\n1\n", "a = 1\nb = !\n", "a = 1\nb = (1 + 2))\n",
   "a = 1\nb = {a}\n", "a = 1\nb = var.list.*.\n", "a = 1\nb = {\"a\" 1}\n", "a = 1\nb = [1] [\n",
   // for expressions

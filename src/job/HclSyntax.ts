@@ -523,7 +523,8 @@ class Reader {
         this.skip(true)
         if (this.peek() === "}") break
         const keyStart = this.pos
-        const key = this.withNewlines(true, () => this.expression())
+        // Newlines end a key as they end an attribute (`{a\n== b ? ...}` is no key); within its brackets they do not.
+        const key = this.withNewlines(false, () => this.expression())
         // A lone identifier, comments around it or not; `(name)` is a paren expression, its variable's value.
         const bareKey = key.kind === "variable" ? key.name : undefined
         this.skip(false)

@@ -37,6 +37,7 @@ const valid: Record<string, ReadonlyArray<string>> = {
     "a = \"%{for x in [1, 2, 3]}%{if x != 2}${x}%{endif}%{endfor}\"\nb = \"%{if true}%{if false}a%{else}b%{endif}%{endif}\"\nc = \"%{ for i, x in [\"p\", \"q\"] }${i}${x}%{ endfor }\"\n",
     "a = \"${var.s}-${var.list[0]}\"\nb = \"${\n  1 +\n  2\n}\"\nc = \"%{if\nvar.s == \"str\"\n}y%{endif}\"\n",
     "a = \"${\"${\"in\"}ner\"}\"\nb = \"x${\"y${1 + 1}\"}\"\n",
+    "a = \"${1 ~}x y\"\nb = \"x y${~ 1}\"\nc = \"%{\nif true}x%{endif}\"\nd = <<EOT\n%{\nif true}x%{\nendif}\nEOT\ne = <<EOT\n%{ for x\nin [1, 2] }${x}%{ endfor }\nEOT\n",
     "a = \"aa{bb{\"\nb = \"$\"\nc = \"x$${\"\nd = \"%%{ if }\"\ne = \"a${\"b\"}\"\n",
     // Only a template of nothing but one interpolation is its value; text stripped away still makes a string.
     "a = \"${~ 1}\"\nb = \"${1 ~}\"\nc = \"${~ 1 ~}\"\nd = \"${ 1 }\"\n"
@@ -65,7 +66,8 @@ const valid: Record<string, ReadonlyArray<string>> = {
     "# c\na = 1 # trailing\nb = 2 // trailing\nc = /* inline */ 3\n/* multi\nline */\nd = 4\n// last",
     "a = [1, # c\n 2, // c\n /* c */ 3]\nb = {\n  x = 1 # c\n  // c\n  y = 2 /* c */\n}\nc = (1 /* c\n*/ + 2)\n",
     "a = \"# not // a /* comment\"\nb = 1 /* c */ + /* c */ 2\nblk /* c */ \"l\" /* c */ {\n  # c\n}\n",
-    "a = 1\r\nb = \"x\"\r\n"
+    "a = 1\r\nb = \"x\"\r\n",
+    "\uFEFFa = 1\n"
   ],
   blocks: [
     "job \"x\" {\n  group web \"y\" {\n    a = 1\n  }\n  b = 2\n}\n",
@@ -88,7 +90,7 @@ const valid: Record<string, ReadonlyArray<string>> = {
   ],
   collections: [
     "a = []\nb = {}\nc = [1, \"x\", true, null]\nd = [1, 2,]\ne = {a = 1, b = 2}\nf = {\"k\" = 1, \"x${1}\" = 2}\ng = {a: 1, \"b\": 2}\nh = {(var.s) = 1}\ni = {a-b = 1}\nj = {a = 1, a = 2}\n",
-    "a = {a /* c */ = 1}\nb = {a = 1\n-1 = 2}\nc = {\"k\" /* c */ = 1}\nd = var.list[\n1\n]\ne = <<EOT\nx\nEOT  \n",
+    "a = {a /* c */ = 1}\nb = {a = 1\n-1 = 2}\nc = {\"k\" /* c */ = 1, (\n\"l\") = 2}\nd = var.list[\n1\n]\ne = <<EOT\nx\nEOT  \n",
     "a = {\n  x = 1,\n  y = 2\n}\nb = {x = [\n  1\n], y = {z = 1}}\nc = {1 = \"one\", true = \"t\"}\nd = {var = 1}\ne = {if = 1, in = 2}\n",
     "a = var.list[1]\nb = var.list.1\nc = var.obj[\"a\"]\nd = var.list[\"1\"]\ne = var.obj.a\nf = var.objs[1].b[0]\ng = var.objs.0.b.1\nh = [[1, 2], [3]][1][0]\ni = {a = {b = 3}}.a.b\nj = var.list [0]\n"
   ],
@@ -132,7 +134,7 @@ const invalid: ReadonlyArray<string> = [
   // expressions
   "a = 1\nb = [1 2]\n", "a = 1\nb = {a = 1 c}\n", "a = 1\nb = foo::bar()\n", "a = 1\nb = (1\n", "a = 1\nb = var.\n",
   "a = 1\nb = 1 ? 2\n", "a = 1\nb = [1,\n", "a = 1\nb = {a = 1,\n", "a = 1\nb = var.list[1\n", "a = 1\nb = var.objs[*].b[*][0]\n", "a = 1\nb = var.objs.*.a.*.b\n", "a = 1\nb = var.list.0.1\n", "a = 1\nb = f(1 2)\n", "a = 1\nb = max(1 2)\n", "a = 1\nb = {a = 1 c = 2}\n", "a = 1\nb = concat([1]..., [[2]])\n",
-  "a = 1\nb\n= 2\n", "a = 1\nb == 1\n", "a = 1\nb\n\"x\" {\n}\n", "a = 1\nb = \"abc", "a = 1\nb = <<EOT\nx\nEOT2\n", "a = 1\nb = <<EOT\nx\nEOT", "a = 1\nb = [<<EOT\nx\nEOT]\n", "a = 1\nb = {\"k\"\n= 1}\n", "a = 1\nb = {a\n= 1}\n", "a = 1\nb = \"x\" # c\nc = /* open",
+  "a = 1\nb\n= 2\n", "a = 1\nb == 1\n", "a = 1\nb\n\"x\" {\n}\n", "a = 1\nb = \"abc", "a = 1\nb = <<EOT\nx\nEOT2\n", "a = 1\nb = <<EOT\nx\nEOT", "a = 1\nb = [<<EOT\nx\nEOT]\n", "a = 1\nb = {\"k\"\n= 1}\n", "a = 1\nb = {a\n= 1}\n", "a = 1\nb = {undefined = 1}.\n", "a = 1\nb = {1 +\n2 = \"x\"}\n", "a = 1\nb = {var.s\n== \"str\" ? \"p\" : \"q\" = 1}\n", "a = 1\nb = \"x\" # c\nc = /* open",
   "a = 1\nb = max(1..., 2)\n", "a = 1\nb = 1 +\n2\n", "a = 1\nb =\n1\n", "a = 1\nb = !\n", "a = 1\nb = (1 + 2))\n",
   "a = 1\nb = {a}\n", "a = 1\nb = var.list.*.\n", "a = 1\nb = {\"a\" 1}\n", "a = 1\nb = [1] [\n",
   // for expressions

@@ -44,7 +44,8 @@ export const toStringValue = (v: Value): string | undefined =>
 
 export const toNumberValue = (v: Value): number | undefined => {
   if (typeof v === "number") return v
-  if (typeof v === "string" && /^\s*-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/.test(v)) return Number(v)
+  // cty.ParseNumberVal: a sign may lead, no blanks around (" 5" is no number, "+1" is one).
+  if (typeof v === "string" && /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(v)) return Number(v)
   return undefined
 }
 

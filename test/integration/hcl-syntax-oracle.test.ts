@@ -106,9 +106,9 @@ const valid: Record<string, ReadonlyArray<string>> = {
     "a = {for x in [1, 2, 3] : (x > 1 ? \"big\" : \"small\") => x...}\nb = [for x in [] : x]\nc = {for i, x in [\"p\"] : x => i if i == 0}\nd = [for x in var.list : [for y in [1, 2] : x * y]]\ne = [for forx in [1] : forx]\n"
   ],
   conversions: [
-    "a = \"1.5e2\" + 0\nb = \"-3\" * 2\nc = \"12\" + 0\nd = \"1.25\" + 0\ne = \"1e+2\" + 0\nf = \"1e-2\" * 100\ng = \"5.\" + 0\nh = \".5\" + 0\ni = \"+1\" + 0\nj = \"+.5e1\" + 0\nk = \"1E2\" + 0\nl = \"007\" + 0\nm = \"-.5\" + 0\n",
+    "a = \"1.5e2\" + 0\nb = \"-3\" * 2\nc = \"12\" + 0\nd = \"1.25\" + 0\ne = \"1e+2\" + 0\nf = \"1e-2\" * 100\ng = \"5.\" + 0\nh = \".5\" + 0\ni = \"+1\" + 0\nj = \"+.5e1\" + 0\nk = \"1E2\" + 0\nl = \"007\" + 0\nm = \"-.5\" + 0\nn = \"2e10\" + 0\no = \"3E-10\" * 1e10\n",
     "a = \"true\" && true\nb = \"false\" || false\nc = !\"true\"\nd = true && false\ne = false || false\nf = true || false\ng = false && true\nh = !\"false\"\n",
-    "a = [1, 2] == [1, 2]\nb = [1] == [1, 2]\nc = {a = 1} == {a = 1}\nd = {a = 1} == {b = 1}\ne = {a = 1} == {a = 2}\nf = [1, [2]] == [1, [3]]\ng = [1] == {a = 1}\nh = [1] == [\"1\"]\ni = [1, 2] != [1, 2]\nj = {a = 1, b = 2} == {a = 1}\nk = null == null\nl = 1 == null\nm = {} == {}\nn = [] == []\no = [1, 2] == [2, 1]\n",
+    "a = [1, 2] == [1, 2]\nb = [1] == [1, 2]\nc = {a = 1} == {a = 1}\nd = {a = 1} == {b = 1}\ne = {a = 1} == {a = 2}\nf = [1, [2]] == [1, [3]]\ng = [1] == {a = 1}\nh = [1] == [\"1\"]\ni = [1, 2] != [1, 2]\nj = {a = 1, b = 2} == {a = 1}\nk = null == null\nl = 1 == null\nm = {} == {}\nn = [] == []\no = [1, 2] == [2, 1]\np = [\"x\"] == \"x\"\nq = {\"0\" = \"a\"} == \"a\"\nr = {a = 1} == {a = 1, b = 2}\ns = \"x\" != [\"x\"]\n",
     "a = var.list[\"2\"]\nb = var.obj[\"b\"]\nc = -var.list[0]\nd = !(var.s == \"str\")\ne = {(1) = \"one\"}\nf = var.list[0.0]\ng = 2 < 1\nh = 1 < 2\ni = 1 <= 2\nj = 2 > 1\nk = 1 > 2\nl = 2 >= 1\nm = 1 >= 2\n",
     "a = \"x${1.5}\"\nb = \"x${0.1}\"\ne = \"x${-0.5}\"\nf = \"x${false}\"\ng = \"${1.5}\"\nh = \"x${-7}\"\n",
     "a = {for k, v in {b = 1, a = 2} : k => v}\nb = [for k, v in {b = 1, a = 2} : k]\nc = \"%{for k, v in {b = 1, a = 2}}${k}${v}%{endfor}\"\nd = \"%{for v in {b = 1, a = 2}}${v}%{endfor}\"\n",
@@ -157,7 +157,7 @@ const invalid: ReadonlyArray<string> = [
   "a = 1\nb = \"%{if 1}x%{endif}\"\n", "a = 1\nb = \"%{for x in 1}x%{endfor}\"\n", "a = 1\nb = {for x in [null] : x => 1}\n",
   "a = 1\nb = {([1]) = 1}\n", "a = 1\nb = max([1]...)\nc = max(1...)\n", "a = 1\nb = true ? 1 : false\n", "a = 1\nb = var.list[-1]\n",
   "a = 1\nb = var.obj[[1]]\n", "a = 1\nb = \" 5\" + 0\n", "a = 1\nb = \"5 \" + 0\n", "a = 1\nb = \"1\\n\" + 0\n", "a = 1\nb = \"1e\" + 0\n", "a = 1\nb = \"1.5.2\" + 0\n", "a = 1\nb = \"--1\" + 0\n",
-  "a = 1\nb = \"True\" && true\n", "a = 1\nb = var.list[3]\n", "a = 1\nb = var.obj[1]\n", "a = 1\nb = var.s[0]\n", "a = 1\nb = {(null) = 1}\n", "a = 1\nb = true ? [1] : {a = 1}\n", "a = 1\nb = var.list[\"x\"]\n", "a = 1\nb = [for x in [1] : x if 1]\n", "a = 1\nb = var.list.a\n"
+  "a = 1\nb = \"True\" && true\n", "a = 1\nb = var.list[3]\n", "a = 1\nb = var.obj[1]\n", "a = 1\nb = var.s[0]\n", "a = 1\nb = {(null) = 1}\n", "a = 1\nb = {undefined = 1}[[1]]\n", "a = 1\nb = true ? [1] : {a = 1}\n", "a = 1\nb = var.list[\"x\"]\n", "a = 1\nb = [for x in [1] : x if 1]\n", "a = 1\nb = var.list.a\n"
 ]
 
 const outcome = (r: OracleResult) => (r.error === undefined ? r : { error: true, line: r.line })

@@ -108,10 +108,6 @@ export const traversalSource = (expr: Expr): string | undefined => {
   }
 }
 
-/** The root variable name of a traversal, if the expression is one. */
-export const traversalRoot = (expr: Expr): string | undefined =>
-  expr.kind === "variable" ? expr.name : expr.kind === "getattr" || expr.kind === "index" ? traversalRoot(expr.target) : undefined
-
 const identStart = /[\p{L}_]/u
 const identRest = /^[\p{L}\p{N}_-]*/u
 const binaryLevels: ReadonlyArray<ReadonlyArray<BinaryOp>> = [

@@ -58,17 +58,34 @@ const map = (v: Value | undefined, what: string): { readonly [key: string]: Valu
 const distinctValues = (items: ReadonlyArray<Value>): Array<Value> =>
   items.reduce<Array<Value>>((out, v) => (out.some((o) => valuesEqual(o, v)) ? out : [...out, v]), [])
 
+/** A string's characters as cty counts them (strlen, substr, strrev): grapheme clusters, not code points. */
+const graphemes = (s: string): Array<string> => Array.from(new Intl.Segmenter().segment(s), (g) => g.segment)
+
+/**
+ * A set's elements in cty's order (setunion, setintersection): all numbers ascending, else strings (the unified
+ * type when one is a string) ascending; other elements as they come.
+ */
+const setOrder = (items: ReadonlyArray<Value>): Array<Value> => {
+  if (items.every((v) => typeof v === "number")) return [...(items as ReadonlyArray<number>)].sort((x, y) => x - y)
+  if (items.some((v) => typeof v === "string") && items.every((v) => typeof v !== "object" || v === null)) {
+    return items.map((v) => (v === null ? v : toStringValue(v)!)).sort((x, y) => (x === null ? 1 : y === null ? -1 : x < y ? -1 : x > y ? 1 : 0))
+  }
+  return [...items]
+}
+
 /** A JSON value as cty reads it (jsondecode): numbers, strings, bools, null, arrays and objects as they are. */
 const fromJson = (text: string): Value => JSON.parse(text) as Value
 
 /** Go's fmt verbs as cty's format function supports them. */
 const format = (spec: string, args: ReadonlyArray<Value>): string => {
   let next = 0
-  return spec.replace(/%([-+# 0]*)(\d+|\*)?(?:\.(\d+))?(?:\[(\d+)\])?([a-zA-Z%])/g, (whole, flags: string, width?: string, precision?: string, explicit?: string, verb?: string) => {
+  let highest = 0
+  const out = spec.replace(/%([-+# 0]*)(\d+|\*)?(?:\.(\d+))?(?:\[(\d+)\])?([a-zA-Z%])/g, (whole, flags: string, width?: string, precision?: string, explicit?: string, verb?: string) => {
     if (verb === "%") return "%"
     if (explicit !== undefined) next = Number(explicit) - 1
     if (next >= args.length) oops(`format: too few arguments for ${JSON.stringify(spec)}`)
     const v = args[next++]!
+    highest = Math.max(highest, next)
     let out: string
     switch (verb) {
       case "v":
@@ -103,9 +120,7 @@ const format = (spec: string, args: ReadonlyArray<Value>): string => {
       case "X":
       case "o":
       case "b": {
-        const value = typeof v === "string" && verb.toLowerCase() === "x" && toNumberValue(v) === undefined
-          ? Buffer.from(v, "utf8").toString("hex")
-          : BigInt(int(v, `format ${whole}`)).toString(verb === "o" ? 8 : verb === "b" ? 2 : 16)
+        const value = BigInt(int(v, `format ${whole}`)).toString(verb === "o" ? 8 : verb === "b" ? 2 : 16)
         out = verb === "X" ? value.toUpperCase() : value
         break
       }
@@ -114,16 +129,21 @@ const format = (spec: string, args: ReadonlyArray<Value>): string => {
     }
     if (flags.includes("+") && (verb === "d" || verb === "f") && !out.startsWith("-")) out = `+${out}`
     const w = width === undefined || width === "*" ? 0 : Number(width)
-    if (out.length < w) out = flags.includes("-") ? out.padEnd(w) : flags.includes("0") && verb !== "s" ? out.padStart(w, "0") : out.padStart(w)
+    if (out.length < w) {
+      // Go pads with zeros after the sign, strings too.
+      const sign = /^[-+]/.test(out) && verb !== "s" && verb !== "q" ? out[0]! : ""
+      out = flags.includes("-") ? out.padEnd(w) : flags.includes("0") ? sign + out.slice(sign.length).padStart(w - sign.length, "0") : out.padStart(w)
+    }
     return out
   })
+  // cty's format: an argument no verb uses is a mistake.
+  if (highest < args.length) oops(`format: too many arguments; only ${highest} used by ${JSON.stringify(spec)}`)
+  return out
 }
 
-const replace = (s: string, search: string, replacement: string): string => {
-  const regex = /^\/(.*)\/$/s.exec(search)
-  if (regex !== null) return s.replace(new RegExp(regex[1]!, "gu"), replacement.replace(/\$\{(\w+)\}/g, "$<$1>"))
-  return s.split(search).join(replacement)
-}
+/** cty's replace (Go's strings.Replace): the substring as it is, no regular expression; an empty one matches around every character. */
+const replace = (s: string, search: string, replacement: string): string =>
+  search === "" ? replacement + [...s].map((c) => c + replacement).join("") : s.split(search).join(replacement)
 
 const csvRow = (line: string): Array<string> => {
   const out: Array<string> = []
@@ -169,14 +189,22 @@ export const jobFunctions = (files: FileAccess | undefined): Record<string, HclF
     floor: (a) => (arity("floor", a, 1), Math.floor(num(a[0], "floor"))),
     log: (a) => (arity("log", a, 2), Math.log(num(a[0], "log")) / Math.log(num(a[1], "log base"))),
     pow: (a) => (arity("pow", a, 2), num(a[0], "pow") ** num(a[1], "pow")),
-    signum: (a) => (arity("signum", a, 1), Math.sign(num(a[0], "signum"))),
+    signum: (a) => (arity("signum", a, 1), Math.sign(int(a[0], "signum"))),
     parseint: (a) => {
       arity("parseint", a, 2)
       const base = int(a[1], "parseint base")
-      const text = str(a[0], "parseint")
-      const digits = "0123456789abcdefghijklmnopqrstuvwxyz".slice(0, base)
-      if (base < 2 || base > 62 || !new RegExp(`^[-+]?[${digits}]+$`, "i").test(text)) oops(`parseint: cannot parse ${JSON.stringify(text)} as a base ${base} integer`)
-      return parseInt(text, base)
+      if (typeof a[0] !== "string") return oops(`parseint: the first argument must be a string, got ${describe(a[0]!)}`)
+      const text = a[0]
+      if (base < 2 || base > 62) oops("parseint: the base must be a whole number between 2 and 62")
+      // Go's big.Int digits: letters either case up to base 36, then a-z for 10 to 35 and A-Z for 36 to 61.
+      const digit = (c: string) => "0123456789abcdefghijklmnopqrstuvwxyz".indexOf(base <= 36 ? c.toLowerCase() : c) >= 0
+        ? "0123456789abcdefghijklmnopqrstuvwxyz".indexOf(base <= 36 ? c.toLowerCase() : c)
+        : "ABCDEFGHIJKLMNOPQRSTUVWXYZ".indexOf(c) + 36
+      const body = text.replace(/^[-+]/, "")
+      const values = [...body].map(digit)
+      if (body === "" || values.some((d) => d < 0 || d >= base)) oops(`parseint: cannot parse ${JSON.stringify(text)} as a base ${base} integer`)
+      const n = values.reduce((acc, d) => acc * BigInt(base) + BigInt(d), 0n)
+      return Number(text.startsWith("-") ? -n : n)
     },
     max: (a) => (arity("max", a, 1, Infinity), Math.max(...a.map((v) => num(v, "max")))),
     min: (a) => (arity("min", a, 1, Infinity), Math.min(...a.map((v) => num(v, "min")))),
@@ -195,20 +223,24 @@ export const jobFunctions = (files: FileAccess | undefined): Record<string, HclF
     join: (a) => (arity("join", a, 2, Infinity), a.slice(1).flatMap((l) => list(l, "join").map((v) => str(v, "join element"))).join(str(a[0], "join"))),
     lower: (a) => (arity("lower", a, 1), str(a[0], "lower").toLowerCase()),
     upper: (a) => (arity("upper", a, 1), str(a[0], "upper").toUpperCase()),
-    title: (a) => (arity("title", a, 1), str(a[0], "title").replace(/(^|[^\p{L}\p{N}])(\p{L})/gu, (_, p: string, c: string) => p + c.toUpperCase())),
+    // Go's strings.Title: a letter after a separator (an ASCII character other than a letter, digit or _, or a space).
+    title: (a) => (arity("title", a, 1), str(a[0], "title").replace(/(^|[\0-/:-@[-^`{-\x7f]|[^\0-\x7f\P{White_Space}])(\p{L})/gu, (_, p: string, c: string) => p + c.toUpperCase())),
     replace: (a) => (arity("replace", a, 3), replace(str(a[0], "replace"), str(a[1], "replace"), str(a[2], "replace"))),
     regex_replace: (a) => (arity("regex_replace", a, 3), str(a[0], "regex_replace").replace(new RegExp(str(a[1], "regex_replace"), "gu"), str(a[2], "regex_replace"))),
     split: (a) => (arity("split", a, 2), str(a[1], "split").split(str(a[0], "split"))),
-    strrev: (a) => (arity("strrev", a, 1), [...str(a[0], "strrev")].reverse().join("")),
-    strlen: (a) => (arity("strlen", a, 1), [...str(a[0], "strlen")].length),
+    strrev: (a) => (arity("strrev", a, 1), graphemes(str(a[0], "strrev")).reverse().join("")),
+    strlen: (a) => (arity("strlen", a, 1), graphemes(str(a[0], "strlen")).length),
     substr: (a) => {
       arity("substr", a, 3)
-      const chars = [...str(a[0], "substr")]
+      const chars = graphemes(str(a[0], "substr"))
       let offset = int(a[1], "substr offset")
       const length = int(a[2], "substr length")
+      // As cty's substr: an offset from the end counts from the start when the string is shorter; past the end is
+      // the empty string; a length of 0 is the empty string, unless the offset is from the end (then the rest).
       if (offset < 0) offset += chars.length
-      if (offset < 0 || offset > chars.length) oops("substr: offset out of range")
-      return chars.slice(offset, length < 0 ? undefined : offset + length).join("")
+      else if (length === 0) return ""
+      const rest = chars.slice(Math.max(offset, 0))
+      return (length > 0 ? rest.slice(0, length) : rest).join("")
     },
     trim: (a) => {
       arity("trim", a, 2)
@@ -238,18 +270,21 @@ export const jobFunctions = (files: FileAccess | undefined): Record<string, HclF
       const items = list(a[0], "chunklist")
       const size = int(a[1], "chunklist size")
       if (size < 0) oops("chunklist: the size must not be negative")
-      if (size === 0) return [items]
+      if (size === 0) return items.length === 0 ? [] : [items]
       return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
     },
     coalesce: (a) => {
       // go-cty's coalesce: the first argument that is not null, in the arguments' unified type (primitives of
       // different types become strings; a collection and a primitive do not unify).
+      // Primitives unify only to one of their own types: string, when one is (a number and a bool do not). When
+      // nothing unifies, a null argument's type (any) still does: the first value then comes as it is.
       const present = a.filter((v) => v !== null)
       const structural = present.filter((v) => typeof v === "object")
-      if (structural.length > 0 && structural.length < present.length) oops("all arguments must have the same type")
-      if (present.length === 0) oops("no non-null arguments")
       const asText = structural.length === 0 && new Set(present.map((v) => typeof v)).size > 1
-      return asText ? toStringValue(present[0]!)! : present[0]!
+      const unified = structural.length === 0 ? !asText || present.some((v) => typeof v === "string") : structural.length === present.length
+      if (!unified && present.length === a.length) oops("all arguments must have the same type")
+      if (present.length === 0) oops("no non-null arguments")
+      return asText && unified ? toStringValue(present[0]!)! : present[0]!
     },
     coalescelist: (a) => a.find((v) => Array.isArray(v) && v.length > 0) ?? oops("coalescelist: no non-empty list arguments"),
     compact: (a) => (arity("compact", a, 1), list(a[0], "compact").filter((v) => v !== null && v !== "")),
@@ -270,10 +305,16 @@ export const jobFunctions = (files: FileAccess | undefined): Record<string, HclF
       return flat(list(a[0], "flatten"))
     },
     index: (a) => {
+      // jobspec2's index is cty's (collection[key]), not Terraform's (where an element is).
       arity("index", a, 2)
-      const i = list(a[0], "index").findIndex((v) => valuesEqual(v, a[1]!))
-      if (i === -1) oops("index: item not found")
-      return i
+      const [c, key] = [a[0]!, a[1]!]
+      if (Array.isArray(c)) {
+        if (typeof key !== "number" || !Number.isInteger(key) || key < 0 || key >= c.length) oops(`index: the key must be a whole number from 0 to ${c.length - 1}`)
+        return c[key as number]!
+      }
+      const m = map(c, "index")
+      if (typeof key !== "string" || !Object.hasOwn(m, key)) oops(`index: no element ${describe(key)}`)
+      return m[key as string]!
     },
     keys: (a) => (arity("keys", a, 1), Object.keys(map(a[0], "keys")).sort()),
     values: (a) => {
@@ -290,30 +331,37 @@ export const jobFunctions = (files: FileAccess | undefined): Record<string, HclF
       return oops(`length: collection must be a list, a map or a tuple, got ${describe(v)}`)
     },
     lookup: (a) => {
-      arity("lookup", a, 2, 3)
+      // cty's lookup requires the default.
+      arity("lookup", a, 3)
       const m = map(a[0], "lookup")
       const k = str(a[1], "lookup key")
-      if (Object.hasOwn(m, k)) return m[k]!
-      if (a.length === 3) return a[2]!
-      return oops(`lookup: the given key ${JSON.stringify(k)} does not exist, and no default was given`)
+      if (a[2] === null) oops("lookup: the default must not be null")
+      return Object.hasOwn(m, k) ? m[k]! : a[2]!
     },
     merge: (a) => Object.assign({}, ...a.filter((v) => v !== null).map((v) => map(v, "merge"))) as Value,
     range: (a) => {
       arity("range", a, 1, 3)
-      const [start, end, step] = a.length === 1 ? [0, num(a[0], "range"), 1] : [num(a[0], "range"), num(a[1], "range"), a.length === 3 ? num(a[2], "range step") : 1]
+      const ns = a.map((v) => num(v, "range"))
+      const [start, end] = ns.length === 1 ? [0, ns[0]!] : [ns[0]!, ns[1]!]
+      // As cty's: without a step, counting down when the end is below the start.
+      const step = ns[2] ?? (end < start ? -1 : 1)
       if (step === 0) oops("range: the step must not be zero")
-      if ((end - start) / step > 1024) oops("range: more than 1024 values")
+      if (step < 0 ? end > start : end < start) oops("range: the end is on the other side of the start from where the step goes")
       const out: Array<number> = []
-      for (let v = start; step > 0 ? v < end : v > end; v += step) out.push(v)
+      for (let v = start; step > 0 ? v < end : v > end; v += step) {
+        if (out.length >= 1024) oops("range: more than 1024 values")
+        out.push(v)
+      }
       return out
     },
-    reverse: (a) => (arity("reverse", a, 1), [...list(a[0], "reverse")].reverse()),
+    // jobspec2's reverse is cty's string reverse, as strrev.
+    reverse: (a) => (arity("reverse", a, 1), graphemes(str(a[0], "reverse")).reverse().join("")),
     setintersection: (a) => {
       arity("setintersection", a, 1, Infinity)
       const [first, ...rest] = a.map((l) => distinctValues(list(l, "setintersection")))
-      return first!.filter((v) => rest.every((l) => l.some((o) => valuesEqual(o, v))))
+      return setOrder(first!.filter((v) => rest.every((l) => l.some((o) => valuesEqual(o, v)))))
     },
-    setunion: (a) => distinctValues(a.flatMap((l) => list(l, "setunion"))),
+    setunion: (a) => (arity("setunion", a, 1, Infinity), setOrder(distinctValues(a.flatMap((l) => list(l, "setunion"))))),
     slice: (a) => {
       arity("slice", a, 3)
       const items = list(a[0], "slice")
@@ -330,7 +378,8 @@ export const jobFunctions = (files: FileAccess | undefined): Record<string, HclF
       if (ks.length !== vs.length) oops("zipmap: the number of keys and values differ")
       return Object.fromEntries(ks.map((k, i) => [str(k, "zipmap key"), vs[i]!]))
     },
-    jsonencode: (a) => (arity("jsonencode", a, 1), JSON.stringify(a[0])),
+    // Go's JSON encoder escapes <, >, & and the line and paragraph separators.
+    jsonencode: (a) => (arity("jsonencode", a, 1), JSON.stringify(a[0]).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)),
     jsondecode: (a) => {
       arity("jsondecode", a, 1)
       try {

@@ -135,7 +135,9 @@ describe("functions jobs use", () => {
     ["join(\",\", [\"a\", \"b\"])", "a,b"],
     ["split(\",\", \"a,b\")", ["a", "b"]],
     ["replace(\"a-b-c\", \"-\", \"+\")", "a+b+c"],
-    ["replace(\"a1b22\", \"/[0-9]+/\", \"#\")", "a#b#"],
+    // jobspec2's replace is go-cty's, no regular expression (Terraform's is another): regex_replace is the one
+    ["replace(\"a1b22\", \"/[0-9]+/\", \"#\")", "a1b22"],
+    ["regex_replace(\"a1b22\", \"[0-9]+\", \"#\")", "a#b#"],
     ["merge({ a = 1 }, { b = 2 }, { a = 3 })", { a: 3, b: 2 }],
     ["lookup({ a = 1 }, \"b\", 9)", 9],
     ["concat([1], [2, 3])", [1, 2, 3]],

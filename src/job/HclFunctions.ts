@@ -172,6 +172,22 @@ const hash = (algorithm: string) => (args: ReadonlyArray<Value>) => {
   return createHash(algorithm).update(str(args[0], algorithm), "utf8").digest("hex")
 }
 
+/** Text that must be UTF-8 (go-cty-funcs' base64decode and file fail otherwise). */
+const utf8 = (name: string, bytes: Uint8Array): string => {
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes)
+  } catch {
+    return oops(`${name}: the contents are not valid UTF-8`)
+  }
+}
+
+/** Go's filepath.Clean, on slash paths. */
+const clean = (p: string): string => {
+  if (p === "") return "."
+  const n = path.posix.normalize(p)
+  return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n
+}
+
 const notAvailable = (name: string): HclFunction => () =>
   oops(`${name} is a Nomad job function that containerd-driver run does not implement; compute the value outside the job file`)
 
@@ -402,23 +418,36 @@ export const jobFunctions = (files: FileAccess | undefined): Record<string, HclF
       arity("base64decode", a, 1)
       const text = str(a[0], "base64decode")
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) oops("base64decode: the string is not valid base64")
-      return Buffer.from(text, "base64").toString("utf8")
+      return utf8("base64decode", Buffer.from(text, "base64"))
     },
-    urlencode: (a) => (arity("urlencode", a, 1), encodeURIComponent(str(a[0], "urlencode")).replace(/%20/g, "+")),
+    // Go's url.QueryEscape: all but letters, digits and -_.~ escaped, a space as +.
+    urlencode: (a) => (arity("urlencode", a, 1), encodeURIComponent(str(a[0], "urlencode")).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, "+")),
     md5: hash("md5"),
     sha1: hash("sha1"),
     sha256: hash("sha256"),
     sha512: hash("sha512"),
     uuidv4: (a) => (arity("uuidv4", a, 0), randomUUID()),
     abspath: (a) => (arity("abspath", a, 1), path.resolve(str(a[0], "abspath"))),
-    basename: (a) => (arity("basename", a, 1), path.basename(str(a[0], "basename"))),
-    dirname: (a) => (arity("dirname", a, 1), path.dirname(str(a[0], "dirname"))),
+    // Go's filepath.Base and Dir: "." for an empty path, "/" for slashes alone, a trailing slash ignored by Base only.
+    basename: (a) => {
+      arity("basename", a, 1)
+      const p = str(a[0], "basename")
+      return p === "" ? "." : /^\/+$/.test(p) ? "/" : path.posix.basename(p)
+    },
+    dirname: (a) => {
+      arity("dirname", a, 1)
+      const p = str(a[0], "dirname")
+      return clean(p.slice(0, p.lastIndexOf("/") + 1))
+    },
     pathexpand: (a) => {
       arity("pathexpand", a, 1)
+      // As go-homedir's Expand: "~" and "~/..." only.
       const p = str(a[0], "pathexpand")
-      return p.startsWith("~/") ? path.join(process.env["HOME"] ?? "/", p.slice(2)) : p
+      if (!p.startsWith("~")) return p
+      if (p.length > 1 && p[1] !== "/") oops("pathexpand: cannot expand user-specific home dir")
+      return path.join(process.env["HOME"] ?? "/", p.slice(1))
     },
-    file: (a) => (arity("file", a, 1), Buffer.from(read("file", str(a[0], "file"))).toString("utf8")),
+    file: (a) => (arity("file", a, 1), utf8("file", read("file", str(a[0], "file")))),
     filebase64: (a) => (arity("filebase64", a, 1), Buffer.from(read("filebase64", str(a[0], "filebase64"))).toString("base64")),
     fileexists: (a) => {
       arity("fileexists", a, 1)

@@ -23,7 +23,7 @@ const oops = (message: string): never => {
 
 const arity = (name: string, args: ReadonlyArray<Value>, min: number, max = min) => {
   if (args.length < min || args.length > max) {
-    oops(`${name} takes ${min === max ? min : max === Infinity ? `at least ${min}` : `${min} to ${max}`} argument${max === 1 ? "" : "s"}, got ${args.length}`)
+    oops(`${name} takes ${min === max ? min : max === Infinity ? `at least ${min}` : `${min} to ${max}`} argument${(max === Infinity ? min : max) === 1 ? "" : "s"}, got ${args.length}`)
   }
 }
 

@@ -138,12 +138,22 @@ const calls: ReadonlyArray<string> = [
 ]
 
 describe("job-file functions answer as go-cty's", () => {
+  it("a wrong number of arguments says how many the function takes", () => {
+    const messages = ["abs()", "log(1)", "max()", "lookup({}, \"a\")", "range()", "range(1, 2, 3, 4)", "uuidv4(1)"]
+      .map((call) => ourResult(`value = ${call}\n`, {}).error)
+    expect(messages).toEqual([
+      "abs takes 1 argument, got 0", "log takes 2 arguments, got 1", "max takes at least 1 argument, got 0", "lookup takes 3 arguments, got 2",
+      "range takes 1 to 3 arguments, got 0", "range takes 1 to 3 arguments, got 4", "uuidv4 takes 0 arguments, got 1"
+    ].map((m) => `Error: line 1: Error in function call: call to function ${JSON.stringify(m.split(" ")[0])} failed: ${m}`))
+  })
+
   it("every call, value for value, or failing in both", () => {
     const texts = calls.map((call) => `value = ${call}\n`)
     oracle(texts.map((text) => ({ text, variables: {} }))).forEach((real, i) => {
       const mine = ourResult(texts[i]!, {})
       if (real.error === undefined) expect(mine, calls[i]).toEqual(real)
-      else expect(mine.error, `${calls[i]} fails in go-cty: ${real.error}`).toBeDefined()
+      // Ours fails with a reason, not an empty message.
+      else expect(mine.error, `${calls[i]} fails in go-cty: ${real.error}`).toMatch(/failed: \S/)
     })
   })
 })

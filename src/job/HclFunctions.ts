@@ -63,11 +63,13 @@ const graphemes = (s: string): Array<string> => Array.from(new Intl.Segmenter().
 
 /**
  * A set's elements in cty's order (setunion, setintersection): all numbers ascending, else strings (the unified
- * type when one is a string) ascending; other elements as they come.
+ * type when one is a string) ascending; other elements as they come. Elements whose types do not unify fail.
  */
-const setOrder = (items: ReadonlyArray<Value>): Array<Value> => {
+const setOrder = (name: string, items: ReadonlyArray<Value>): Array<Value> => {
+  const types = new Set(items.filter((v) => v !== null).map((v) => (typeof v === "object" ? "structural" : typeof v)))
+  if (types.size > 1 && (types.has("structural") || !types.has("string"))) oops(`${name}: the sets' elements must have compatible types`)
   if (items.every((v) => typeof v === "number")) return [...(items as ReadonlyArray<number>)].sort((x, y) => x - y)
-  if (items.some((v) => typeof v === "string") && items.every((v) => typeof v !== "object" || v === null)) {
+  if (types.has("string")) {
     return items.map((v) => (v === null ? v : toStringValue(v)!)).sort((x, y) => (x === null ? 1 : y === null ? -1 : x < y ? -1 : x > y ? 1 : 0))
   }
   return [...items]
@@ -375,9 +377,9 @@ export const jobFunctions = (files: FileAccess | undefined): Record<string, HclF
     setintersection: (a) => {
       arity("setintersection", a, 1, Infinity)
       const [first, ...rest] = a.map((l) => distinctValues(list(l, "setintersection")))
-      return setOrder(first!.filter((v) => rest.every((l) => l.some((o) => valuesEqual(o, v)))))
+      return setOrder("setintersection", first!.filter((v) => rest.every((l) => l.some((o) => valuesEqual(o, v)))))
     },
-    setunion: (a) => (arity("setunion", a, 1, Infinity), setOrder(distinctValues(a.flatMap((l) => list(l, "setunion"))))),
+    setunion: (a) => (arity("setunion", a, 1, Infinity), setOrder("setunion", distinctValues(a.flatMap((l) => list(l, "setunion"))))),
     slice: (a) => {
       arity("slice", a, 3)
       const items = list(a[0], "slice")

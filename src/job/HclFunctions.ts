@@ -132,8 +132,8 @@ const format = (spec: string, args: ReadonlyArray<Value>): string => {
     if (flags.includes("+") && (verb === "d" || verb === "f") && !out.startsWith("-")) out = `+${out}`
     const w = width === undefined || width === "*" ? 0 : Number(width)
     if (out.length < w) {
-      // Go pads with zeros after the sign, strings too.
-      const sign = /^[-+]/.test(out) && verb !== "s" && verb !== "q" ? out[0]! : ""
+      // Go pads with zeros after the sign of a number, before anything else for strings (and %v, cty's text of the value).
+      const sign = /^[-+]/.test(out) && verb !== "s" && verb !== "q" && verb !== "v" ? out[0]! : ""
       out = flags.includes("-") ? out.padEnd(w) : flags.includes("0") ? sign + out.slice(sign.length).padStart(w - sign.length, "0") : out.padStart(w)
     }
     return out

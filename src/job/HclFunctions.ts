@@ -133,7 +133,7 @@ const format = (spec: string, args: ReadonlyArray<Value>): string => {
     const w = width === undefined || width === "*" ? 0 : Number(width)
     if (out.length < w) {
       // Go pads with zeros after the sign of a number, before anything else for strings (and %v, cty's text of the value).
-      const sign = /^[-+]/.test(out) && verb !== "s" && verb !== "q" && verb !== "v" ? out[0]! : ""
+      const sign = /^[-+]/.test(out) && verb !== "s" && verb !== "v" ? out[0]! : ""
       out = flags.includes("-") ? out.padEnd(w) : flags.includes("0") ? sign + out.slice(sign.length).padStart(w - sign.length, "0") : out.padStart(w)
     }
     return out
@@ -185,7 +185,7 @@ const utf8 = (name: string, bytes: Uint8Array): string => {
 
 /** Go's filepath.Clean, on slash paths. */
 const clean = (p: string): string => {
-  if (p === "") return "."
+  // path.posix.normalize("") is "." already.
   const n = path.posix.normalize(p)
   return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n
 }

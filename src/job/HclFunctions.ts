@@ -103,7 +103,6 @@ const format = (spec: string, args: ReadonlyArray<Value>): string => {
         out = numberText(Math.trunc(int(v, `format ${whole}`)))
         break
       case "f":
-      case "F":
         out = num(v, `format ${whole}`).toFixed(precision === undefined ? 6 : Number(precision))
         break
       case "e":

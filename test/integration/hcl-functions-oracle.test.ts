@@ -54,7 +54,7 @@ const calls: ReadonlyArray<string> = [
   "indent(2, \"a\\nb\\nc\")", "indent(1, \"\\n\\n\")",
   "trim(\"😀a😀\", \"😀\")", "trim(\"😀a\", \"😁\")",
   "lookup({a = null}, \"a\", 1)", "lookup({}, \"toString\", 1)", "setunion([null, \"b\"], [\"a\"])", "setunion([\"b\", null, \"a\"])", "setunion([\"a\"], [[\"b\"]])", "setunion([1], [true])", "setunion([\"a\"], [true])", "setunion([true, 1])",
-  "jsondecode(null)", "jsondecode(true)", "format(\"%05s|\", \"-a\")", "format(\"%05q|\", \"-\")", "format(\"%05v|\", \"-1\")", "format(\"%05v|\", -1)", "zipmap([null], [1])", "zipmap([[1]], [1])", "zipmap([true], [1])",
+  "format(\"%F|%.1F\", 1.5, 2)", "format(\"%s %d\")", "format(\"%v\")", "jsondecode(null)", "jsondecode(true)", "format(\"%05s|\", \"-a\")", "format(\"%05q|\", \"-\")", "format(\"%05v|\", \"-1\")", "format(\"%05v|\", -1)", "zipmap([null], [1])", "zipmap([[1]], [1])", "zipmap([true], [1])",
   // strings
   "chomp(\"a\\n\")", "chomp(\"a\\r\\n\")", "chomp(\"a\\n\\n\")", "chomp(\"a\\r\")", "chomp(\"a\\nb\")", "chomp(\"\")", "chomp(\"a \")",
   "chomp(\"a\\n\\r\\n\")", "chomp()", "chomp(1)", "chomp(\"a\", \"b\")", "chomp([\"a\"])",

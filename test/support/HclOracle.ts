@@ -38,7 +38,6 @@ export type OracleResult = { readonly body: OracleBody; readonly error?: undefin
 export const oracle = (requests: ReadonlyArray<{ readonly text: string; readonly variables: Record<string, Value> }>): Array<OracleResult> =>
   JSON.parse(execFileSync(oracleBinary(), [], { input: JSON.stringify(requests), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })) as Array<OracleResult>
 
-export const functions = jobFunctions(undefined)
 
 export const ours = (body: Body, ctx: EvalContext): OracleBody => ({
   attributes: Object.fromEntries([...body.attributes].sort((a, b) => (a.name < b.name ? -1 : 1)).map((a) => [a.name, evaluate(a.expr, ctx)])),
@@ -48,7 +47,9 @@ export const ours = (body: Body, ctx: EvalContext): OracleBody => ({
 /** Ours, as the oracle answers: the body, or the error's line. */
 export const ourResult = (text: string, variables: Record<string, Value>): OracleResult => {
   try {
-    return { body: ours(parseBody(text), { variables, functions }) }
+    // The function table is built per call, not once at import: a mutation run switches mutants on while tests
+    // run, and a table built while modules load would keep the unmutated functions.
+    return { body: ours(parseBody(text), { variables, functions: jobFunctions(undefined) }) }
   } catch (error) {
     return { error: String(error), line: (error as { pos?: { line: number } }).pos?.line ?? 0 }
   }

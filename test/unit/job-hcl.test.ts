@@ -7,10 +7,9 @@ import { evaluate, type Value } from "../../src/job/HclEval.js"
 import { jobFunctions } from "../../src/job/HclFunctions.js"
 import { HclSyntaxError, parseBody, parseExpression, parseTemplate } from "../../src/job/HclSyntax.js"
 
-const functions = jobFunctions(undefined)
 const nomad = (source: string) => `\${${source}}`
 const ev = (text: string, variables: Record<string, Value> = {}): Value =>
-  evaluate(parseExpression(text), { variables, functions, unknownVariable: nomad })
+  evaluate(parseExpression(text), { variables, functions: jobFunctions(undefined), unknownVariable: nomad })
 
 const errorOf = (f: () => unknown): string => {
   try {
@@ -78,7 +77,7 @@ describe("templates and heredocs", () => {
 
   it("reads heredocs, the indented form without its common indentation", () => {
     const body = parseBody("a = <<EOT\n  one\n    two\nEOT\nb = <<-EOT\n    one\n      two\n    EOT\n")
-    const values = Object.fromEntries(body.attributes.map((a) => [a.name, evaluate(a.expr, { variables: {}, functions })]))
+    const values = Object.fromEntries(body.attributes.map((a) => [a.name, evaluate(a.expr, { variables: {}, functions: jobFunctions(undefined) })]))
     expect(values).toEqual({ a: "  one\n    two\n", b: "one\n  two\n" })
   })
 

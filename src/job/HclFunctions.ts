@@ -214,9 +214,7 @@ export const jobFunctions = (files: FileAccess | undefined): Record<string, HclF
       const text = a[0]
       if (base < 2 || base > 62) oops("parseint: the base must be a whole number between 2 and 62")
       // Go's big.Int digits: letters either case up to base 36, then a-z for 10 to 35 and A-Z for 36 to 61.
-      const digit = (c: string) => "0123456789abcdefghijklmnopqrstuvwxyz".indexOf(base <= 36 ? c.toLowerCase() : c) >= 0
-        ? "0123456789abcdefghijklmnopqrstuvwxyz".indexOf(base <= 36 ? c.toLowerCase() : c)
-        : "ABCDEFGHIJKLMNOPQRSTUVWXYZ".indexOf(c) + 36
+      const digit = (c: string) => "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".indexOf(base <= 36 ? c.toLowerCase() : c)
       const body = text.replace(/^[-+]/, "")
       const values = [...body].map(digit)
       if (body === "" || values.some((d) => d < 0 || d >= base)) oops(`parseint: cannot parse ${JSON.stringify(text)} as a base ${base} integer`)

@@ -17,7 +17,7 @@ const calls: ReadonlyArray<string> = [
   "signum(-5)", "signum(0)", "signum(7)", "signum(-0.25)", "signum()", "signum(1, 2)", "signum(\"a\")",
   "parseint(\"100\", 10)", "parseint(\"ff\", 16)", "parseint(\"FF\", 16)", "parseint(\"-101\", 2)", "parseint(\"+7\", 8)",
   "parseint(\"zz\", 36)", "parseint(\"12\", 2)", "parseint(\"\", 10)", "parseint(\"1\", 1)", "parseint(\"1\", 63)",
-  "parseint(\"10\", 62)", "parseint(\"Z\", 62)", "parseint(\"z\", 62)", "parseint(\"9\", 10)", "parseint(\"a\", 10)",
+  "parseint(\"10\", 62)", "parseint(\"Z\", 62)", "parseint(\"z\", 62)", "parseint(\"z!\", 36)", "parseint(\"!\", 62)", "parseint(\"Zz\", 36)", "parseint(\"9\", 10)", "parseint(\"a\", 10)",
   "parseint(\"a\", 11)", "parseint(\"b\", 11)", "parseint(\"1.5\", 10)", "parseint(\"10\", 2.5)", "parseint(10, 10)",
   "parseint(\"10\")", "parseint(\"10\", 10, 1)", "parseint(\" 1\", 10)", "parseint(\"1 \", 10)", "parseint(\"-\", 10)",
   "max(1, 5, 3)", "max(-1, -5)", "max(2)", "max()", "max(\"3\", 2)", "max(\"x\")", "max(1, null)",

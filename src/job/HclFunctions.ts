@@ -59,7 +59,11 @@ const distinctValues = (items: ReadonlyArray<Value>): Array<Value> =>
   items.reduce<Array<Value>>((out, v) => (out.some((o) => valuesEqual(o, v)) ? out : [...out, v]), [])
 
 /** A string's characters as cty counts them (strlen, substr, strrev): grapheme clusters, not code points. */
-const graphemes = (s: string): Array<string> => Array.from(new Intl.Segmenter().segment(s), (g) => g.segment)
+const segmenter = new Intl.Segmenter()
+const graphemes = (s: string): Array<string> => Array.from(segmenter.segment(s), (g) => g.segment)
+
+/** cty's string reverse, which jobspec2 offers as both strrev and reverse. */
+const reverseString = (name: string): HclFunction => (a) => (arity(name, a, 1), graphemes(str(a[0], name)).reverse().join(""))
 
 /**
  * A set's elements in cty's order (setunion, setintersection): all numbers ascending, else strings (the unified
@@ -243,7 +247,7 @@ export const jobFunctions = (files: FileAccess | undefined): Record<string, HclF
     replace: (a) => (arity("replace", a, 3), replace(str(a[0], "replace"), str(a[1], "replace"), str(a[2], "replace"))),
     regex_replace: (a) => (arity("regex_replace", a, 3), str(a[0], "regex_replace").replace(new RegExp(str(a[1], "regex_replace"), "gu"), str(a[2], "regex_replace"))),
     split: (a) => (arity("split", a, 2), str(a[1], "split").split(str(a[0], "split"))),
-    strrev: (a) => (arity("strrev", a, 1), graphemes(str(a[0], "strrev")).reverse().join("")),
+    strrev: reverseString("strrev"),
     strlen: (a) => (arity("strlen", a, 1), graphemes(str(a[0], "strlen")).length),
     substr: (a) => {
       arity("substr", a, 3)
@@ -369,8 +373,7 @@ export const jobFunctions = (files: FileAccess | undefined): Record<string, HclF
       }
       return out
     },
-    // jobspec2's reverse is cty's string reverse, as strrev.
-    reverse: (a) => (arity("reverse", a, 1), graphemes(str(a[0], "reverse")).reverse().join("")),
+    reverse: reverseString("reverse"),
     setintersection: (a) => {
       arity("setintersection", a, 1, Infinity)
       const [first, ...rest] = a.map((l) => distinctValues(list(l, "setintersection")))

@@ -189,6 +189,15 @@ class Reader {
     }
   }
 
+  /** An expression and its closing bracket; newlines stay insignificant up to that bracket. */
+  enclosed(close: string, what: string): Expr {
+    return this.withNewlines(true, () => {
+      const inner = this.expression()
+      this.expect(close, what)
+      return inner
+    })
+  }
+
   expect(s: string, what: string) {
     this.skip()
     if (!this.startsWith(s)) this.fail(`${what}: expected ${JSON.stringify(s)}, found ${this.describe()}`)
@@ -392,11 +401,7 @@ class Reader {
     if (c === "[") {
       const pos = this.at()
       this.pos++
-      const key = this.withNewlines(true, () => {
-        const inner = this.expression()
-        this.expect("]", "Missing close bracket on index")
-        return inner
-      })
+      const key = this.enclosed("]", "Missing close bracket on index")
       return { kind: "index", target, key, pos }
     }
     return undefined
@@ -431,12 +436,7 @@ class Reader {
     if (c === "{") return this.object()
     if (c === "(") {
       this.pos++
-      // Newlines stay insignificant up to the closing parenthesis.
-      const expr = this.withNewlines(true, () => {
-        const inner = this.expression()
-        this.expect(")", "Unbalanced parentheses")
-        return inner
-      })
+      const expr = this.enclosed(")", "Unbalanced parentheses")
       return { kind: "paren", expr, pos }
     }
     // hclsyntax's scanner takes digits, dots and exponents, not ending in a dot (`1.e3` is one number, `1.` is

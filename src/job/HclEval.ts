@@ -112,8 +112,9 @@ const binary = (op: BinaryOp, left: Value, right: Value, pos: Pos): Value => {
           if (b === 0) fail(pos, "Operation failed: error while calculating the division: divide by zero")
           return a / b
         case "%":
-          // cty's modulo by zero gives the dividend.
-          return b === 0 ? a : a % b
+          // cty's modulo by zero gives the dividend; a zero remainder is +0 there (JavaScript's -1 % -1 is -0), while
+          // its -1 * 0 and -0 are -0 as JavaScript's are.
+          return b === 0 ? a : (a % b) + 0
         case "<":
           return a < b
         case ">":

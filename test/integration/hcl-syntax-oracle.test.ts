@@ -82,7 +82,7 @@ const valid: Record<string, ReadonlyArray<string>> = {
     "a = - - 3\nb = !!true\nc = -(3)\nd = 1 <= 1\ne = 2 >= 3\nf = 1 != 1\ng = 2 > 1 && 1 < 2\nh = 3 - -2\ni = 10 % 3\nj = \"5\" + 1\nk = 1 == \"1\"\nl = 2 * 3 % 4\n",
     "a = 1 + 2 == 3\nb = 2 < 3 != 4 < 3\nc = false && true || true\nd = !false && !false\ne = -2 * -3\nf = 9 - 3 + 1\ng = 8 / 4 * 2\nh = 1 - -1 - 1\ni = -var.list[1]\nj = !(1 < 2)\n",
     "a = (\n1\n+\n2\n)\nb = [\n1,\n2\n]\nc = {\na = 1\nb = 2\n}\nd = upper(\n\"x\"\n)\ne = 1 == 1 ? 2 : 3\nf = var.list == [1, 2, 3]\ng = var.obj != {a = 1, b = \"x\"}\n",
-    "a = 1 >= 1\nb = 2 <= 1\nc = 1 > 1\nd = 1 < 1\ne = 7 / 2\nf = 5 % 0\ng = \"true\" && true\nh = -\"3\"\n"
+    "a = 1 >= 1\nb = 2 <= 1\nc = 1 > 1\nd = 1 < 1\ne = 7 / 2\nf = 5 % 0\ng = \"true\" && true\nh = -\"3\"\ni = -1 % -1\nj = -4 % 2\nk = -7 % 3\nl = -1 * 0\nm = -0\nn = [0 * -5]\no = -7.5 % 2.5\np = 7.5 % -2.5\n"
   ],
   conditionals: [
     "a = true ? false ? 1 : 2 : 3\nb = false ? 1 : true ? 2 : 3\nc = 1 > 2 ? \"a\" : \"b\"\nd = true ? 1 : \"x\"\ne = false ? true : \"x\"\nf = true ? null : 1\ng = false ? [1] : [2, 3]\n",
